@@ -1,0 +1,180 @@
+"""A process pool whose tasks have a time limit that cannot stall the caller.
+
+``concurrent.futures.ProcessPoolExecutor`` cannot stop a task that hangs (feedparser's
+super-linear regexes, an extractor stuck in a pathological page). Here each worker is one
+process behind a pipe, driven by one thread; a task over its limit gets its worker killed and
+replaced, and its future fails with ``TaskTimeout``. A worker that dies (segfault, OOM kill)
+fails its task with ``TaskCrashed`` and is replaced too. Other tasks are unaffected.
+
+Functions and arguments must be picklable (module-level functions). Workers start with the
+``forkserver`` method, so a pool is safe to create from a process that already runs threads.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import queue
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future
+from dataclasses import dataclass
+from multiprocessing.connection import Connection
+from typing import Any
+
+from aggregator.errors import NewsaggError
+
+_STOP = None
+
+
+class TaskTimeout(NewsaggError):
+    default_code = "task_timeout"
+
+
+class TaskCrashed(NewsaggError):
+    default_code = "task_crashed"
+
+
+@dataclass(slots=True)
+class _Task:
+    fn: Callable[..., Any]
+    args: tuple[Any, ...]
+    timeout: float
+    future: Future[Any]
+
+
+def _worker_main(conn: Connection) -> None:
+    """Run tasks received on ``conn`` until told to stop; send back (ok, value)."""
+    while True:
+        try:
+            message = conn.recv()
+        except (EOFError, OSError):
+            return
+        if message is _STOP:
+            return
+        fn, args = message
+        try:
+            result: tuple[bool, Any] = (True, fn(*args))
+        except Exception as exc:  # any failure of the task goes back to the caller
+            result = (False, exc)
+        try:
+            conn.send(result)
+        except Exception as exc:  # the value did not pickle: report that instead
+            conn.send((False, TaskCrashed(f"result could not be sent back: {exc!r}")))
+
+
+class _Worker:
+    """One process plus the pipe to it; restarted after a timeout or a crash."""
+
+    def __init__(self, context: Any) -> None:
+        self._context = context
+        self._process: Any = None
+        self._conn: Connection | None = None
+        self.start()
+
+    def start(self) -> None:
+        parent, child = self._context.Pipe()
+        self._process = self._context.Process(target=_worker_main, args=(child,), daemon=True)
+        self._process.start()
+        child.close()
+        self._conn = parent
+
+    def run(self, task: _Task) -> None:
+        assert self._conn is not None
+        try:
+            self._conn.send((task.fn, task.args))
+            ready = self._conn.poll(task.timeout)
+            if not ready:
+                self._restart()
+                task.future.set_exception(TaskTimeout(f"task exceeded {task.timeout:g}s"))
+                return
+            ok, value = self._conn.recv()
+        except (EOFError, OSError, BrokenPipeError) as exc:
+            self._restart()
+            task.future.set_exception(TaskCrashed(f"worker process died: {exc!r}"))
+            return
+        if ok:
+            task.future.set_result(value)
+        else:
+            task.future.set_exception(value)
+
+    def _restart(self) -> None:
+        self.kill()
+        self.start()
+
+    def kill(self) -> None:
+        if self._process is not None and self._process.is_alive():
+            self._process.kill()
+        if self._process is not None:
+            self._process.join(timeout=5)
+        if self._conn is not None:
+            self._conn.close()
+
+    def stop(self) -> None:
+        try:
+            if self._conn is not None:
+                self._conn.send(_STOP)
+            if self._process is not None:
+                self._process.join(timeout=2)
+        except (OSError, BrokenPipeError):
+            pass
+        self.kill()
+
+
+class WorkPool:
+    """``workers`` processes running tasks with per-task time limits."""
+
+    def __init__(self, workers: int = 0, *, name: str = "pool") -> None:
+        count = workers if workers > 0 else (os.cpu_count() or 1)
+        context = multiprocessing.get_context("forkserver")
+        self.name = name
+        self.size = count
+        self._tasks: queue.Queue[_Task | None] = queue.Queue()
+        self._workers = [_Worker(context) for _ in range(count)]
+        self._threads = [
+            threading.Thread(target=self._drive, args=(w,), name=f"{name}-{i}", daemon=True)
+            for i, w in enumerate(self._workers)
+        ]
+        self._closed = False
+        for thread in self._threads:
+            thread.start()
+
+    def submit(self, fn: Callable[..., Any], *args: Any, timeout: float) -> Future[Any]:
+        if self._closed:
+            raise RuntimeError(f"work pool {self.name} is closed")
+        future: Future[Any] = Future()
+        self._tasks.put(_Task(fn, args, timeout, future))
+        return future
+
+    def run(self, fn: Callable[..., Any], *args: Any, timeout: float) -> Any:
+        """Run one task and wait for it (the wait itself is bounded by the task's limit)."""
+        return self.submit(fn, *args, timeout=timeout).result()
+
+    def pending(self) -> int:
+        return self._tasks.qsize()
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        for _ in self._threads:
+            self._tasks.put(_STOP)
+        for thread in self._threads:
+            thread.join(timeout=30)
+        for worker in self._workers:
+            worker.stop()
+
+    def __enter__(self) -> WorkPool:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _drive(self, worker: _Worker) -> None:
+        while True:
+            task = self._tasks.get()
+            if task is None:
+                return
+            if not task.future.set_running_or_notify_cancel():
+                continue
+            worker.run(task)

@@ -1,0 +1,24 @@
+"""Module-level task functions for work-pool tests (they must pickle by reference)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+
+
+def add(a: int, b: int) -> int:
+    return a + b
+
+
+def sleep_then(seconds: float, value: str) -> str:
+    time.sleep(seconds)
+    return value
+
+
+def fail(message: str) -> None:
+    raise ValueError(message)
+
+
+def die() -> None:
+    os.kill(os.getpid(), signal.SIGKILL)

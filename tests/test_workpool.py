@@ -1,0 +1,57 @@
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from aggregator.workpool import TaskCrashed, TaskTimeout, WorkPool
+from tests.support import tasks
+
+
+@pytest.fixture(scope="module")
+def pool() -> WorkPool:
+    with WorkPool(2, name="test") as p:
+        yield p
+
+
+def test_runs_a_task_and_returns_its_value(pool: WorkPool) -> None:
+    assert pool.run(tasks.add, 2, 3, timeout=10) == 5
+
+
+def test_exception_of_a_task_reaches_the_caller(pool: WorkPool) -> None:
+    with pytest.raises(ValueError, match="boom"):
+        pool.run(tasks.fail, "boom", timeout=10)
+
+
+def test_hanging_task_is_cut_at_its_limit_and_the_worker_replaced(pool: WorkPool) -> None:
+    start = time.monotonic()
+    with pytest.raises(TaskTimeout):
+        pool.run(tasks.sleep_then, 30, "late", timeout=0.5)
+    assert time.monotonic() - start < 5
+    assert pool.run(tasks.add, 1, 1, timeout=10) == 2
+
+
+def test_crashed_worker_fails_only_its_task(pool: WorkPool) -> None:
+    with pytest.raises(TaskCrashed):
+        pool.run(tasks.die, timeout=10)
+    assert pool.run(tasks.add, 4, 4, timeout=10) == 8
+
+
+def test_tasks_run_in_parallel_processes(pool: WorkPool) -> None:
+    futures = [pool.submit(tasks.sleep_then, 0.5, str(i), timeout=10) for i in range(4)]
+    assert sorted(f.result() for f in futures) == ["0", "1", "2", "3"]
+
+
+def test_a_slow_task_does_not_block_a_fast_one_on_the_other_worker(pool: WorkPool) -> None:
+    slow = pool.submit(tasks.sleep_then, 4, "slow", timeout=10)
+    time.sleep(0.1)
+    assert pool.run(tasks.add, 1, 2, timeout=10) == 3
+    assert not slow.done()
+    assert slow.result() == "slow"
+
+
+def test_closed_pool_refuses_work() -> None:
+    p = WorkPool(1, name="closing")
+    p.close()
+    with pytest.raises(RuntimeError):
+        p.submit(tasks.add, 1, 1, timeout=1)
