@@ -198,6 +198,9 @@ class ArticleDraft:
     flags: frozenset[str] = frozenset()
     html_gz: bytes | None = None
     extractor: str | None = None
+    item_hash: str = ""  # hash of the feed entry's content, to notice revisions
+    external_id: str | None = None  # the id given by an import file
+    pending: bool = False  # True: the page still has to be fetched and extracted
 
 
 @dataclass(frozen=True, slots=True)
@@ -231,3 +234,36 @@ class Article:
         if self.published is None or Flag.FUTURE_DATE in self.flags:
             return self.first_seen
         return self.published
+
+
+@dataclass(frozen=True, slots=True)
+class PendingPage:
+    """An article waiting for its page to be fetched and extracted."""
+
+    article_id: int
+    outlet_id: str
+    url: str
+    title: str
+    summary: str
+    published: datetime | None
+    attempts: int
+    feed_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PageOutcome:
+    """What the page stage made of a pending article: extracted text, or the summary kept
+    with flags saying why."""
+
+    article_id: int
+    text: str
+    flags: frozenset[str]
+    title: str | None = None
+    author: str | None = None
+    language: str | None = None
+    published: datetime | None = None
+    published_source: DateSource | None = None
+    extractor: str | None = None
+    html_gz: bytes | None = None
+    final_url: str | None = None
+    content_type: str | None = None

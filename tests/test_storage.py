@@ -1,0 +1,169 @@
+"""Storage against real SQLite files and a real PostgreSQL."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from aggregator.types import ArticleDraft, DateSource, FeedState, OutletConfig, PageOutcome
+from storage.db import migrate
+from storage.store import Store
+
+NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
+
+
+def outlet(
+    oid: str = "latimes", feeds: tuple[str, ...] = ("https://example.com/a.xml",)
+) -> OutletConfig:
+    return OutletConfig(
+        id=oid,
+        name=oid.upper(),
+        homepage="https://example.com",
+        country="US",
+        language="en",
+        feeds=feeds,
+        labels={"ownership": "private"},
+    )
+
+
+def draft(
+    key: str,
+    *,
+    title: str = "t",
+    summary: str = "s",
+    item_hash: str = "h1",
+    outlet_id: str = "latimes",
+    pending: bool = True,
+) -> ArticleDraft:
+    return ArticleDraft(
+        outlet_id=outlet_id,
+        canonical_url=f"https://example.com/{key}",
+        url=f"https://example.com/{key}",
+        entry_key=key,
+        title=title,
+        text="",
+        summary=summary,
+        published=NOW,
+        published_source=DateSource.FEED,
+        first_seen=NOW,
+        content_hash="c",
+        item_hash=item_hash,
+        pending=pending,
+    )
+
+
+@pytest.fixture
+def store(db_url: str) -> Store:
+    migrate(db_url)
+    s = Store.open(db_url)
+    yield s
+    s.close()
+
+
+def test_sync_outlets_is_idempotent(store: Store) -> None:
+    first = store.feeds.sync_outlets([outlet()], default_interval=15, now=NOW)
+    again = store.feeds.sync_outlets([outlet()], default_interval=15, now=NOW)
+    assert (first.outlets_added, first.feeds_added) == (1, 1)
+    assert (again.outlets_added, again.outlets_updated, again.feeds_added) == (0, 0, 0)
+    assert [o.labels for o in store.feeds.outlets()] == [{"ownership": "private"}]
+
+
+def test_insert_is_idempotent_and_revisions_keep_history(store: Store) -> None:
+    store.feeds.sync_outlets([outlet()], default_interval=15, now=NOW)
+    first = store.articles.insert_drafts([draft("a"), draft("b")], NOW)
+    assert len(first.new_ids) == 2
+    again = store.articles.insert_drafts([draft("a"), draft("b")], NOW)
+    assert again.new_ids == () and again.unchanged == 2
+    changed = store.articles.insert_drafts([draft("a", title="new title", item_hash="h2")], NOW)
+    assert len(changed.revised_ids) == 1
+    article = store.articles.get(changed.revised_ids[0])
+    assert (article.title, article.revision, article.published) == ("new title", 2, NOW)
+    assert [(r, t) for r, t, _ in store.articles.revisions(article.id)] == [(1, "t")]
+    assert store.articles.count() == 2
+
+
+def test_revisions_are_capped(store: Store) -> None:
+    store.feeds.sync_outlets([outlet()], default_interval=15, now=NOW)
+    store.articles.insert_drafts([draft("a")], NOW)
+    for i in range(20):
+        store.articles.insert_drafts(
+            [draft("a", title=f"v{i}", item_hash=f"x{i}")], NOW, max_revisions=5
+        )
+    (article,) = store.articles.claim_pending(NOW, owner="w", lease_s=1, limit=5)
+    assert store.articles.get(article.article_id).revision == 5
+
+
+def test_same_url_in_two_feeds_of_one_outlet_is_stored_once(store: Store) -> None:
+    store.feeds.sync_outlets([outlet()], default_interval=15, now=NOW)
+    one = draft("guid-1")
+    other = replace(one, entry_key="guid-2")
+    result = store.articles.insert_drafts([one], NOW)
+    again = store.articles.insert_drafts([other], NOW)
+    assert len(result.new_ids) == 1 and again.new_ids == ()
+    assert store.articles.count() == 1
+
+
+def test_nul_characters_are_stripped(store: Store) -> None:
+    store.feeds.sync_outlets([outlet()], default_interval=15, now=NOW)
+    result = store.articles.insert_drafts([draft("a", title="ti\x00tle", summary="a\x00b")], NOW)
+    article = store.articles.get(result.new_ids[0])
+    assert (article.title, article.summary) == ("title", "ab")
+
+
+def test_claim_due_feeds_leases_and_expires(store: Store) -> None:
+    store.feeds.sync_outlets(
+        [outlet(feeds=("https://e.com/1", "https://e.com/2"))], default_interval=15, now=NOW
+    )
+    got = store.feeds.claim_due(NOW, owner="w1", lease_s=60, limit=10)
+    assert len(got) == 2
+    assert store.feeds.claim_due(NOW, owner="w2", lease_s=60, limit=10) == []
+    later = NOW + timedelta(seconds=61)
+    assert len(store.feeds.claim_due(later, owner="w2", lease_s=60, limit=10)) == 2
+
+
+def test_save_feed_frees_the_lease_and_schedules(store: Store) -> None:
+    store.feeds.sync_outlets([outlet()], default_interval=15, now=NOW)
+    (feed,) = store.feeds.claim_due(NOW, owner="w1", lease_s=60, limit=10)
+    store.feeds.save_feed(
+        replace(
+            feed, next_check_at=NOW + timedelta(minutes=15), etag='"x"', state=FeedState.ACTIVE
+        ),
+        status=200,
+        owner="w1",
+    )
+    assert store.feeds.claim_due(NOW + timedelta(minutes=1), owner="w2", lease_s=60, limit=10) == []
+    (again,) = store.feeds.claim_due(NOW + timedelta(minutes=16), owner="w2", lease_s=60, limit=10)
+    assert again.etag == '"x"'
+
+
+def test_page_queue_moves_articles_to_ready(store: Store) -> None:
+    store.feeds.sync_outlets([outlet()], default_interval=15, now=NOW)
+    store.articles.insert_drafts([draft("a"), draft("b", pending=False)], NOW)
+    pages = store.articles.claim_pending(NOW, owner="w", lease_s=60, limit=10)
+    assert [p.url for p in pages] == ["https://example.com/a"]
+    assert store.articles.claim_pending(NOW, owner="w2", lease_s=60, limit=10) == []
+    store.articles.finish_page(
+        PageOutcome(
+            article_id=pages[0].article_id,
+            text="Body text.",
+            flags=frozenset({"too_short"}),
+            html_gz=b"\x1f\x8b",
+            final_url="https://example.com/a",
+        ),
+        NOW,
+    )
+    ready = store.articles.ready_for_clustering(10)
+    assert {a.canonical_url for a in ready} == {"https://example.com/a", "https://example.com/b"}
+    done = next(a for a in ready if a.id == pages[0].article_id)
+    assert done.text == "Body text." and "too_short" in done.flags
+    assert store.articles.html(done.id) == b"\x1f\x8b"
+    store.articles.mark_clustered([a.id for a in ready])
+    assert store.articles.ready_for_clustering(10) == []
+
+
+def test_datetimes_come_back_aware_utc(store: Store) -> None:
+    store.feeds.sync_outlets([outlet()], default_interval=15, now=NOW)
+    (feed,) = store.feeds.feeds()
+    assert feed.next_check_at == NOW and feed.next_check_at.tzinfo is not None
