@@ -123,9 +123,7 @@ class Settings:
         return out
 
 
-def load_settings(
-    path: str | Path | None = None, env: Mapping[str, str] | None = None
-) -> Settings:
+def load_settings(path: str | Path | None = None, env: Mapping[str, str] | None = None) -> Settings:
     """Read the settings file (if present) and apply environment overrides."""
     env = os.environ if env is None else env
     path = Path(path or env.get("NEWSAGG_SETTINGS", DEFAULT_SETTINGS_PATH))
