@@ -1,0 +1,97 @@
+"""Per-host politeness and per-request deadlines (private to ``aggregator.fetch``)."""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+Clock = Callable[[], float]
+Sleep = Callable[[float], None]
+
+
+@dataclass
+class _HostState:
+    slots: threading.BoundedSemaphore
+    next_start: float = float("-inf")
+
+
+class HostGate:
+    """At most ``concurrency`` requests in flight per host, and request starts on one host at
+    least ``delay_s`` apart. Thread-safe; start times are handed out in arrival order."""
+
+    def __init__(self, delay_s: float, concurrency: int, clock: Clock, sleep: Sleep) -> None:
+        self._delay_s = max(0.0, delay_s)
+        self._concurrency = max(1, concurrency)
+        self._clock = clock
+        self._sleep = sleep
+        self._lock = threading.Lock()
+        self._hosts: dict[str, _HostState] = {}
+
+    @contextlib.contextmanager
+    def slot(self, host: str) -> Iterator[float]:
+        """Hold one of the host's slots for one request; yields the seconds spent waiting."""
+        state = self._state(host)
+        asked = self._clock()
+        state.slots.acquire()
+        try:
+            with self._lock:
+                start = max(self._clock(), state.next_start)
+                state.next_start = start + self._delay_s
+            wait = start - self._clock()
+            if wait > 0:
+                self._sleep(wait)
+            yield max(0.0, self._clock() - asked)
+        finally:
+            state.slots.release()
+
+    def _state(self, host: str) -> _HostState:
+        with self._lock:
+            state = self._hosts.get(host)
+            if state is None:
+                state = _HostState(threading.BoundedSemaphore(self._concurrency))
+                self._hosts[host] = state
+            return state
+
+
+@dataclass
+class Budget:
+    """The wall-clock deadline of one request, redirects included. Time spent waiting for the
+    politeness gate is not counted against it (``extend``)."""
+
+    clock: Clock
+    deadline: float
+
+    def remaining(self) -> float:
+        return self.deadline - self.clock()
+
+    def expired(self) -> bool:
+        return self.remaining() <= 0
+
+    def extend(self, seconds: float) -> None:
+        self.deadline += seconds
+
+
+class _Current(threading.local):
+    budget: Budget | None = None
+
+
+class Budgets:
+    """The budget of the request running on the current thread, for the network backend."""
+
+    def __init__(self) -> None:
+        self._current = _Current()
+
+    @contextlib.contextmanager
+    def running(self, budget: Budget) -> Iterator[Budget]:
+        previous = self._current.budget
+        self._current.budget = budget
+        try:
+            yield budget
+        finally:
+            self._current.budget = previous
+
+    def remaining(self) -> float | None:
+        budget = self._current.budget
+        return None if budget is None else budget.remaining()

@@ -1,0 +1,199 @@
+"""The fetcher's connection layer (private to ``aggregator.fetch``).
+
+``GuardedBackend`` is the httpcore network backend that opens every socket of the fetcher: it
+asks the ``AddressGuard`` (``aggregator._netguard``) which checked addresses a host may be
+reached at, connects to one of them, and bounds every read, write and TLS handshake by the
+current request's deadline. ``GuardedTransport`` is an httpx transport over an httpcore pool
+that uses that backend, so no connection of the fetcher bypasses the guard.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ssl
+import time
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
+
+import httpcore
+import httpx
+
+from aggregator._netguard import AddressGuard
+
+Remaining = Callable[[], float | None]
+"""Seconds left before the current request's deadline (None: no deadline)."""
+
+
+def _clamp(timeout: float | None, remaining: Remaining, error: type[Exception]) -> float | None:
+    left = remaining()
+    if left is None:
+        return timeout
+    if left <= 0:
+        raise error("deadline exceeded")
+    return left if timeout is None else min(timeout, left)
+
+
+class _DeadlineStream(httpcore.NetworkStream):
+    """Every read and write waits at most until the request's deadline."""
+
+    def __init__(self, inner: httpcore.NetworkStream, remaining: Remaining) -> None:
+        self._inner = inner
+        self._remaining = remaining
+
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        return self._inner.read(max_bytes, _clamp(timeout, self._remaining, httpcore.ReadTimeout))
+
+    def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        self._inner.write(buffer, _clamp(timeout, self._remaining, httpcore.WriteTimeout))
+
+    def close(self) -> None:
+        self._inner.close()
+
+    def start_tls(
+        self,
+        ssl_context: ssl.SSLContext,
+        server_hostname: str | None = None,
+        timeout: float | None = None,
+    ) -> httpcore.NetworkStream:
+        limit = _clamp(timeout, self._remaining, httpcore.ConnectTimeout)
+        inner = self._inner.start_tls(ssl_context, server_hostname, limit)
+        return _DeadlineStream(inner, self._remaining)
+
+    def get_extra_info(self, info: str) -> Any:
+        return self._inner.get_extra_info(info)
+
+
+class GuardedBackend(httpcore.NetworkBackend):
+    """Resolves and checks at connect time, then connects to a checked address."""
+
+    def __init__(
+        self,
+        guard: AddressGuard,
+        remaining: Remaining,
+        inner: httpcore.NetworkBackend | None = None,
+    ) -> None:
+        self._guard = guard
+        self._remaining = remaining
+        self._inner = inner or httpcore.SyncBackend()
+
+    def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore.NetworkStream:
+        addresses = self._guard.addresses(host, port)
+        failure: httpcore.ConnectError | None = None
+        for address in addresses:
+            limit = _clamp(timeout, self._remaining, httpcore.ConnectTimeout)
+            try:
+                stream = self._inner.connect_tcp(
+                    address, port, limit, local_address, socket_options
+                )
+            except httpcore.ConnectError as exc:
+                failure = exc
+                continue
+            return _DeadlineStream(stream, self._remaining)
+        raise failure or httpcore.ConnectError(f"cannot connect to {host!r}")
+
+    def connect_unix_socket(
+        self,
+        path: str,
+        timeout: float | None = None,
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore.NetworkStream:
+        raise httpcore.ConnectError("unix sockets are not used by the fetcher")
+
+    def sleep(self, seconds: float) -> None:
+        time.sleep(seconds)
+
+
+# httpcore's exceptions turned into httpx's, most specific first (as httpx's own transport does).
+_ERROR_MAP: tuple[tuple[type[Exception], type[httpx.TransportError]], ...] = (
+    (httpcore.ConnectTimeout, httpx.ConnectTimeout),
+    (httpcore.ReadTimeout, httpx.ReadTimeout),
+    (httpcore.WriteTimeout, httpx.WriteTimeout),
+    (httpcore.PoolTimeout, httpx.PoolTimeout),
+    (httpcore.ConnectError, httpx.ConnectError),
+    (httpcore.ReadError, httpx.ReadError),
+    (httpcore.WriteError, httpx.WriteError),
+    (httpcore.RemoteProtocolError, httpx.RemoteProtocolError),
+    (httpcore.LocalProtocolError, httpx.LocalProtocolError),
+    (httpcore.UnsupportedProtocol, httpx.UnsupportedProtocol),
+    (httpcore.ProxyError, httpx.ProxyError),
+    (httpcore.TimeoutException, httpx.TimeoutException),
+    (httpcore.NetworkError, httpx.NetworkError),
+    (httpcore.ProtocolError, httpx.ProtocolError),
+)
+
+
+@contextlib.contextmanager
+def _httpx_errors() -> Iterator[None]:
+    try:
+        yield
+    except Exception as exc:
+        for source, target in _ERROR_MAP:
+            if isinstance(exc, source):
+                raise target(str(exc)) from exc
+        raise
+
+
+class _CoreStream(httpx.SyncByteStream):
+    def __init__(self, inner: Iterable[bytes]) -> None:
+        self._inner = inner
+
+    def __iter__(self) -> Iterator[bytes]:
+        with _httpx_errors():
+            yield from self._inner
+
+    def close(self) -> None:
+        close = getattr(self._inner, "close", None)
+        if close is not None:
+            close()
+
+
+class GuardedTransport(httpx.BaseTransport):
+    """An HTTP/1.1 connection pool whose sockets all go through a ``GuardedBackend``."""
+
+    def __init__(self, backend: httpcore.NetworkBackend, ssl_context: ssl.SSLContext) -> None:
+        self._pool = httpcore.ConnectionPool(
+            ssl_context=ssl_context,
+            max_connections=100,
+            max_keepalive_connections=20,
+            keepalive_expiry=5.0,
+            http1=True,
+            http2=False,
+            retries=0,
+            network_backend=backend,
+        )
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        if not isinstance(request.stream, Iterable):
+            raise TypeError("the fetcher sends synchronous requests only")
+        core_request = httpcore.Request(
+            method=request.method,
+            url=httpcore.URL(
+                scheme=request.url.raw_scheme,
+                host=request.url.raw_host,
+                port=request.url.port,
+                target=request.url.raw_path,
+            ),
+            headers=request.headers.raw,
+            content=request.stream,
+            extensions=request.extensions,
+        )
+        with _httpx_errors():
+            response = self._pool.handle_request(core_request)
+        if not isinstance(response.stream, Iterable):
+            raise TypeError("httpcore returned an asynchronous stream")
+        return httpx.Response(
+            status_code=response.status,
+            headers=response.headers,
+            stream=_CoreStream(response.stream),
+            extensions=response.extensions,
+        )
+
+    def close(self) -> None:
+        self._pool.close()
