@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import re
 from dataclasses import dataclass
 from urllib.parse import SplitResult, unquote, urlsplit, urlunsplit
 
@@ -45,12 +46,20 @@ def basic_auth(parts: SplitResult, url: str) -> str | None:
     return "Basic " + base64.b64encode(pair.encode("utf-8")).decode("ascii")
 
 
+_SECRET_PARAM = re.compile(
+    r"(^|&)([^=&]*(?:token|key|secret|passw|auth|sig)[^=&]*)=[^&]*", re.IGNORECASE
+)
+
+
 def redact(url: str) -> str:
-    """The URL without user:password@."""
+    """The URL for messages and logs: no user:password@, and the values of query parameters
+    that look like credentials (``api_key``, ``token``, ``X-Amz-Signature`` ...) masked."""
     try:
         parts = urlsplit(url)
     except ValueError:
         return url.rsplit("@", maxsplit=1)[-1]
-    if "@" not in parts.netloc:
+    netloc = parts.netloc.rpartition("@")[2]
+    query = _SECRET_PARAM.sub(r"\1\2=***", parts.query)
+    if (netloc, query) == (parts.netloc, parts.query):
         return url
-    return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
+    return urlunsplit(parts._replace(netloc=netloc, query=query))

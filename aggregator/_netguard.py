@@ -167,7 +167,7 @@ class AllowList:
             try:
                 networks.append(ipaddress.ip_network(text, strict=False))
             except ValueError:
-                names.add(text)
+                names.update(_name_forms(text))
         return cls(frozenset(names), tuple(networks))
 
     def permits(self, host: str) -> bool:
@@ -181,6 +181,14 @@ class AllowList:
         return address is not None and any(
             address.version == net.version and address in net for net in self.networks
         )
+
+
+def _name_forms(name: str) -> set[str]:
+    """A host name as written and as sent on the wire (IDNA), so either form matches."""
+    try:
+        return {name, name.encode("idna").decode("ascii")}
+    except UnicodeError:
+        return {name}
 
 
 def system_resolver(host: str, port: int) -> list[str]:

@@ -26,8 +26,9 @@
 
 Every message names the URL (and the redirect hop when it differs); ``status`` is set when a
 response was received; ``retry_after_s`` is set from Retry-After on any error response
-(seconds or an HTTP date; garbage gives None). Credentials in URLs are never put in messages
-or logs.
+(seconds or an HTTP date; garbage gives None). Credentials in URLs (user:password@, and the
+values of query parameters named like ``token``, ``api_key``, ``signature`` ...) are masked in
+messages and logs.
 
 What one request does:
 
@@ -35,7 +36,8 @@ What one request does:
   are checked before anything is sent, and every connection, on every hop, goes through the
   SSRF guard of ``aggregator._netguard`` (resolve, check every address, connect to a checked
   one) unless its host is in ``allow_hosts``. An injected ``transport`` replaces that guard:
-  only the scheme and IP-literal checks remain, so inject one in tests only.
+  only the scheme and IP-literal checks remain, so inject one in tests only. Proxy variables
+  (HTTP_PROXY ...) are ignored on purpose: a proxy would connect where the guard cannot see.
 - Redirects are followed by hand, at most ``max_redirects`` of them.
 - ``timeout_s`` bounds connecting and every read; ``deadline_s`` bounds the whole request,
   redirects included, checked on every read and every body chunk. Time spent waiting for the

@@ -431,8 +431,8 @@ def test_errors_carry_the_resource_and_hide_credentials(
     http_server: LocalServer, fetcher: Fetcher
 ) -> None:
     http_server.route("/private-feed", status=404)
-    url = f"http://reader:s3cret@127.0.0.1:{http_server.port}/private-feed"
+    url = f"http://reader:s3cret@127.0.0.1:{http_server.port}/private-feed?api_key=k3y&page=2"
     error = fetch_error(fetcher, url, resource="outlet 'rt': feed")
     assert str(error).startswith("outlet 'rt': feed: GET http://127.0.0.1:")
-    assert "s3cret" not in str(error)
+    assert "s3cret" not in str(error) and "k3y" not in str(error) and "page=2" in str(error)
     assert http_server.requests[-1].headers["Authorization"].startswith("Basic ")
