@@ -21,6 +21,7 @@ from __future__ import annotations
 import ipaddress
 import socket
 from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import Executor
 from dataclasses import dataclass
 from urllib.parse import unquote
 
@@ -203,11 +204,17 @@ def system_resolver(host: str, port: int) -> list[str]:
 
 
 class AddressGuard:
-    """Decides which addresses a host may be reached at."""
+    """Decides which addresses a host may be reached at.
 
-    def __init__(self, allow: AllowList, resolver: Resolver) -> None:
+    With ``lookups`` (an executor), name lookups run there so that a stuck resolver costs a
+    request no more than its timeout (getaddrinfo itself cannot be interrupted)."""
+
+    def __init__(
+        self, allow: AllowList, resolver: Resolver, lookups: Executor | None = None
+    ) -> None:
         self._allow = allow
         self._resolver = resolver
+        self._lookups = lookups
 
     def precheck(self, host: str) -> None:
         """Refuse an IP-literal host before any request (names are checked at connect time)."""
@@ -217,22 +224,30 @@ class AddressGuard:
         if address is not None:
             _refuse_if_denied(host, address)
 
-    def addresses(self, host: str, port: int) -> list[str]:
+    def addresses(self, host: str, port: int, timeout: float | None = None) -> list[str]:
         """The checked addresses to connect to for ``host``; raises BlockedAddressError."""
         literal = parse_ip_host(host)
         if self._allow.permits(host):
-            return [str(literal)] if literal is not None else self._resolve(host, port)
+            if literal is not None:
+                return [str(literal)]
+            return self._resolve(host, port, timeout)
         if literal is not None:
             _refuse_if_denied(host, literal)
             return [str(literal)]
-        addresses = self._resolve(host, port)
+        addresses = self._resolve(host, port, timeout)
         for text in addresses:
             _refuse_if_denied(host, ipaddress.ip_address(text.split("%")[0]))
         return addresses
 
-    def _resolve(self, host: str, port: int) -> list[str]:
+    def _resolve(self, host: str, port: int, timeout: float | None) -> list[str]:
         try:
-            addresses = list(self._resolver(host, port))
+            if self._lookups is None:
+                addresses = list(self._resolver(host, port))
+            else:
+                lookup = self._lookups.submit(self._resolver, host, port)
+                addresses = list(lookup.result(timeout=timeout))
+        except TimeoutError as exc:
+            raise httpcore.ConnectTimeout(f"resolving {host!r} took over {timeout} s") from exc
         except (OSError, UnicodeError) as exc:
             raise httpcore.ConnectError(f"cannot resolve host {host!r}: {exc}") from exc
         if not addresses:

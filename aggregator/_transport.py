@@ -84,7 +84,8 @@ class GuardedBackend(httpcore.NetworkBackend):
         local_address: str | None = None,
         socket_options: Iterable[Any] | None = None,
     ) -> httpcore.NetworkStream:
-        addresses = self._guard.addresses(host, port)
+        lookup_limit = _clamp(timeout, self._remaining, httpcore.ConnectTimeout)
+        addresses = self._guard.addresses(host, port, lookup_limit)
         failure: httpcore.ConnectError | None = None
         for address in addresses:
             limit = _clamp(timeout, self._remaining, httpcore.ConnectTimeout)

@@ -39,9 +39,9 @@ What one request does:
   only the scheme and IP-literal checks remain, so inject one in tests only. Proxy variables
   (HTTP_PROXY ...) are ignored on purpose: a proxy would connect where the guard cannot see.
 - Redirects are followed by hand, at most ``max_redirects`` of them.
-- ``timeout_s`` bounds connecting and every read; ``deadline_s`` bounds the whole request,
-  redirects included, checked on every read and every body chunk. Time spent waiting for the
-  per-host gate below does not count against the deadline.
+- ``timeout_s`` bounds the DNS lookup, connecting and every read; ``deadline_s`` bounds the
+  whole request, redirects included, checked on every read and every body chunk. Time spent
+  waiting for the per-host gate below does not count against the deadline.
 - Per host (name as in the URL): at most ``per_host_concurrency`` requests in flight and
   request starts ``per_host_delay_s`` apart, for every hop and every robots.txt fetch.
 - The body is read raw and decoded here (gzip, deflate, br) with bounded decoders, so the
@@ -56,7 +56,7 @@ product token of our User-Agent. A 2xx is parsed (the first 512 KiB); a 4xx othe
 means no robots.txt: allow (RFC 9309 2.3.1.3). A 5xx, a 429 or a network failure means
 "unreachable": the last rules fetched successfully are used when there are any, else we
 *allow*, as this project chose; note that RFC 9309 2.3.1.4 asks for complete disallow there.
-That result is cached for at most ``_UNREACHABLE_TTL_S``.
+That result is cached for at most ``_UNREACHABLE_TTL_S`` (5 minutes).
 """
 
 from __future__ import annotations
@@ -67,6 +67,7 @@ import ssl
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from types import TracebackType
@@ -97,6 +98,7 @@ ROBOTS_ACCEPT = "text/plain, */*;q=0.5"
 ROBOTS_MAX_BYTES = 512 * 1024
 _PEEK_BYTES = 64 * 1024  # read of an error body, to recognise a challenge page
 _UNREACHABLE_TTL_S = 300.0
+_LOOKUP_THREADS = 4  # DNS lookups in flight at once; a stuck one only costs its thread
 
 
 def _utc_now() -> datetime:
@@ -137,7 +139,9 @@ class Fetcher:
         self._settings = settings
         self._clock = clock
         self._wall_clock = wall_clock
-        self._guard = AddressGuard(AllowList.from_entries(settings.allow_hosts), resolver)
+        self._lookups = ThreadPoolExecutor(_LOOKUP_THREADS, thread_name_prefix="newsagg-dns")
+        allow = AllowList.from_entries(settings.allow_hosts)
+        self._guard = AddressGuard(allow, resolver, self._lookups)
         self._budgets = Budgets()
         self._gate = HostGate(
             settings.per_host_delay_s, settings.per_host_concurrency, clock, sleep
@@ -199,6 +203,7 @@ class Fetcher:
     def close(self) -> None:
         """Close the connection pool (also an injected transport)."""
         self._transport.close()
+        self._lookups.shutdown(wait=False, cancel_futures=True)
 
     def __enter__(self) -> Self:
         return self

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import ipaddress
 import socket
+import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 
 import httpx
@@ -171,6 +173,24 @@ def test_dns_failure_is_a_network_error() -> None:
         f.fetch("http://no-such-host.example/feed")
     assert caught.value.code == "network"
     assert "no-such-host.example" in str(caught.value)
+
+
+def test_stuck_dns_lookup_is_cut_by_the_timeout() -> None:
+    release = threading.Event()
+
+    def stuck(host: str, port: int) -> Sequence[str]:
+        release.wait(5.0)
+        return ["127.0.0.1"]
+
+    try:
+        with Fetcher(settings(timeout_s=0.3, deadline_s=0.6), resolver=stuck) as f:
+            started = time.monotonic()
+            with pytest.raises(FetchError) as caught:
+                f.fetch("http://stuck-dns.example/feed")
+            assert caught.value.code == "timeout"
+            assert time.monotonic() - started < 2.0
+    finally:
+        release.set()
 
 
 # -- literals of other ranges: refused before any transport ------------------------------------
