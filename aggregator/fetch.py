@@ -275,8 +275,8 @@ class Fetcher:
             return _Answer(call.hop_url, status, headers, self._body(call, response)), None
         # Drained (a bounded prefix) so that the connection can be reused, not reset.
         head = _peek(response, call.budget)
-        location = headers.get("location")
-        if status in _status.REDIRECT_STATUSES and location is not None:
+        location = headers.get("location", "").strip()
+        if status in _status.REDIRECT_STATUSES and location:
             return _Answer(call.hop_url, status, headers, b""), location
         return _Answer(call.hop_url, status, headers, head), None
 

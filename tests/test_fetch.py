@@ -268,6 +268,16 @@ def test_relative_redirect_is_resolved(http_server: LocalServer, fetcher: Fetche
     assert (got.body, got.final_url) == (b"moved here", http_server.url("/new/feed"))
 
 
+@pytest.mark.parametrize("headers", [{}, {"Location": ""}])
+def test_redirect_without_location_is_bad_status(
+    http_server: LocalServer, fetcher: Fetcher, headers: dict[str, str]
+) -> None:
+    url = http_server.route("/nowhere", status=302, headers=headers)
+    error = fetch_error(fetcher, url)
+    assert (error.code, error.status) == ("bad_status", 302)
+    assert http_server.hits["/nowhere"] == 1
+
+
 @pytest.mark.parametrize(
     "target", ["file:///etc/passwd", "gopher://127.0.0.1:70/_x", "ftp://127.0.0.1/x"]
 )
