@@ -17,7 +17,8 @@ How a document is read:
 4. ``_entries.build_feed``: clean text, entry keys, dates and flags, duplicates collapsed.
 
 Errors are ``ParseError`` with a stable ``code``: ``empty_body`` (nothing but whitespace),
-``not_a_feed`` (an HTML page, other JSON, or nothing feed-like), and from
+``not_a_feed`` (an HTML page, other JSON, or nothing feed-like), ``parse_failed`` (both of
+feedparser's parsers raised: not seen on any test document), and from
 ``parse_feed_limited``: ``parse_timeout``, ``parse_crashed``.
 
 feedparser has super-linear regular expressions (a crafted 32 KB ``<author>`` takes
@@ -52,6 +53,7 @@ _SY_PERIOD_MINUTES = MappingProxyType(
     {"hourly": 60, "daily": 1440, "weekly": 10080, "monthly": 43200, "yearly": 525600}
 )
 _XML_DECLARATION = "<?xml version='1.0' encoding='utf-8'?>\n"
+_NOT_XML = "<!-- -- -->\n"  # "--" inside a comment: ill-formed XML, a plain comment to SGML
 
 
 def parse_feed(body: bytes, *, headers: Mapping[str, str], url: str, now: datetime) -> ParsedFeed:
@@ -120,8 +122,7 @@ def _parse_xml(text: str, base: str, language: str | None) -> RawFeed:
         raise ParseError("not a feed: an HTML page", code="not_a_feed")
     if prepared.root is None:
         raise ParseError("not a feed: no XML element", code="not_a_feed")
-    data = (_XML_DECLARATION + prepared.text).encode("utf-8", "replace")
-    result = _run_feedparser(data, base, language)
+    result = _run_feedparser(prepared.text, base, language)
     version = _str(result.get("version"))
     entries = result.get("entries") or []
     if prepared.root not in FEED_ROOTS and not version and not entries:
@@ -140,15 +141,33 @@ def _parse_xml(text: str, base: str, language: str | None) -> RawFeed:
     )
 
 
-def _run_feedparser(data: bytes, base: str, language: str | None) -> Any:
+def _run_feedparser(text: str, base: str, language: str | None) -> Any:
+    """feedparser's strict parser, falling back to its loose one on ill-formed XML; when the
+    strict parser's handlers themselves fail (they raise on some odd documents, such as a
+    namespace URI with a space), the loose parser is made to run by a comment that no XML
+    parser accepts, and the failure is what ``bozo_message`` reports."""
     headers = {"content-type": "application/xml; charset=utf-8", "content-location": base}
     if language:
         headers["content-language"] = language
+    try:
+        return _feedparser(_XML_DECLARATION + text, headers)
+    except Exception as exc:  # any failure inside feedparser's strict parsing
+        failure = f"{type(exc).__name__}: {exc}"
+    try:
+        result = _feedparser(_XML_DECLARATION + _NOT_XML + text, headers)
+    except Exception as exc:  # the loose parser failed too
+        raise ParseError(f"parser failed: {failure}", code="parse_failed") from exc
+    result["bozo_exception"] = failure
+    return result
+
+
+def _feedparser(text: str, headers: dict[str, str]) -> Any:
     # feedparser warns only about its own API (deprecated key fallbacks, which _get avoids);
     # such warnings say nothing about the feed, so they are not let out of this call.
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return feedparser.parse(io.BytesIO(data), response_headers=headers)
+        data = io.BytesIO(text.encode("utf-8", "replace"))  # a file: never a URL or a path
+        return feedparser.parse(data, response_headers=headers)
 
 
 def _raw_entry(entry: dict[str, Any]) -> RawEntry:

@@ -9,6 +9,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from aggregator.errors import ParseError
 from aggregator.parse import parse_feed
@@ -443,3 +445,49 @@ def test_html_doctype_before_an_rss_root_is_fine() -> None:
         b"<rss><channel><title>found</title></channel></rss>"
     )
     assert parse(body).title == "found"
+
+
+def test_a_document_that_breaks_feedparsers_strict_handlers_is_read_loosely() -> None:
+    body = (
+        '<?xml version="1.0"?><rss version="2.0" xmlns:media="h\u00a0ttp://x/"><channel>'
+        "<title>T</title><item><title>A</title><link>https://n.example/1</link>"
+        "<media:title>m</media:title></item></channel></rss>"
+    ).encode()
+    feed = parse(body)
+    assert feed.bozo is True
+    assert feed.bozo_message is not None and feed.bozo_message.startswith("ValueError")
+    assert [entry.title for entry in feed.items] == ["A"]
+
+
+SEED = rss(
+    item("One &amp; two", "/1?utm_source=x", "g1", "Wed, 18 Feb 2026 09:00:00 GMT")
+    + item("Три", "https://n.example/2", date="2026-02-18T10:00:00+03:00")
+    + "<ttl>15</ttl>"
+)
+
+
+@st.composite
+def damaged_feeds(draw: st.DrawFn) -> bytes:
+    body = bytearray(draw(st.sampled_from([SEED, SEED.replace(b"rss", b"feed")])))
+    for _ in range(draw(st.integers(0, 5))):
+        at = draw(st.integers(0, len(body)))
+        body[at : at + draw(st.integers(0, 8))] = draw(st.binary(max_size=6))
+    return bytes(body[: draw(st.integers(0, len(body)))])
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    body=st.one_of(damaged_feeds(), st.binary(max_size=200)),
+    content_type=st.sampled_from(["", "text/xml", "application/json", "text/html; charset=koi8-r"]),
+)
+def test_any_bytes_give_a_feed_or_a_named_error(body: bytes, content_type: str) -> None:
+    try:
+        feed = parse(body, {"Content-Type": content_type})
+    except ParseError as exc:
+        assert exc.code in {"empty_body", "not_a_feed"}
+        return
+    for entry in feed.items:
+        assert entry.key
+        for value in (entry.title, entry.summary, entry.key, entry.link or "", entry.guid or ""):
+            assert "\x00" not in value
+            value.encode("utf-8")  # no lone surrogates
