@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 from datetime import UTC, datetime, timedelta
@@ -406,29 +407,55 @@ def _xxe_documents(secret: Path, server_url: str) -> list[str]:
     ]
 
 
+class AuditWatch:
+    """Records file opens of one path and any network access, while ``watching`` is True.
+    Audit hooks cannot be removed, so the hook stays installed but idle afterwards."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = str(path)
+        self.watching = False
+        self.seen: list[str] = []
+        sys.addaudithook(self._hook)
+
+    def _hook(self, event: str, args: tuple[object, ...]) -> None:
+        if not self.watching:
+            return
+        if event == "open" and args and isinstance(args[0], str | bytes | os.PathLike):
+            if os.fsdecode(args[0]) == self.path:
+                self.seen.append(f"open {self.path}")
+        elif event in ("urllib.Request", "socket.connect", "socket.getaddrinfo"):
+            self.seen.append(event)
+
+
 def test_external_entities_are_never_read(secret_file: Path, http_server: LocalServer) -> None:
     dtd_url = http_server.route("/evil.dtd", b'<!ENTITY x "FROM-THE-NETWORK">')
-    opened: list[str] = []
-
-    def audit(event: str, args: tuple[object, ...]) -> None:
-        if event == "open" and args and str(args[0]) == str(secret_file):
-            opened.append(event)
-
-    sys.addaudithook(audit)  # stays installed, but only watches this test's file
+    watch = AuditWatch(secret_file)
     for document in _xxe_documents(secret_file, dtd_url):
-        feed = parse(document.encode())
+        watch.watching = True
+        try:
+            feed = parse(document.encode())
+        finally:
+            watch.watching = False
         fields = [feed.title, feed.link or ""]
         for entry in feed.items:
             fields += [entry.title, entry.summary, entry.link or "", entry.key]
         assert not any("SECRET" in value or "NETWORK" in value for value in fields)
-    assert opened == []
+    assert watch.seen == []
     assert http_server.total_hits == 0
 
 
 def test_a_body_that_names_a_local_file_is_not_read(secret_file: Path) -> None:
-    with pytest.raises(ParseError) as caught:
-        parse(str(secret_file).encode())
+    """feedparser.parse(bytes) would open a file of that name: parse_feed hands it a file
+    object instead."""
+    watch = AuditWatch(secret_file)
+    watch.watching = True
+    try:
+        with pytest.raises(ParseError) as caught:
+            parse(str(secret_file).encode())
+    finally:
+        watch.watching = False
     assert caught.value.code == "not_a_feed"
+    assert watch.seen == []
 
 
 def test_junk_before_the_xml_declaration_is_skipped() -> None:
