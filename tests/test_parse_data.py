@@ -203,6 +203,32 @@ def test_rss_parser_feeds_agree_with_their_expected_parses(shared_data: Path) ->
             assert ours.link == str(theirs.get("link") or "").strip(), path.name
 
 
+def test_every_encodings_document_parses_or_is_refused_by_name(shared_data: Path) -> None:
+    folder = shared_data / "feeds" / "encodings"
+    paths = [
+        p
+        for p in sorted(folder.rglob("*"))
+        if p.is_file() and p.name != "LICENSE" and "output" not in p.parts
+    ]
+    refused = []
+    for path in paths:
+        try:
+            _timed_parse(path.read_bytes(), {}, "https://x.example/", NOW)
+        except ParseError as exc:
+            assert exc.code in OUR_CODES, path
+            refused.append(path.name)
+    assert len(paths) == 36
+    # miniflux's HTML pages and its two <note> documents (XML decoding data, not feeds)
+    assert sorted(refused) == [
+        "iso-8859-1-meta-after-1024.html",
+        "iso-8859-1.html",
+        "iso88591.xml",
+        "iso88591_utf8_mismatch.xml",
+        "utf8-meta-after-1024.html",
+        "utf8.html",
+    ]
+
+
 MINIFLUX = "feeds/encodings/miniflux/internal/reader"
 
 
