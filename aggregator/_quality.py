@@ -14,8 +14,8 @@ changes the text. The rules, as documented in docs/extraction.md:
                    Times, Wired) declare one on pages whose full text is there.
 ``index_page``     at least 10 headline links (links of 4+ words that fill their block), and
                    the extracted text lies mostly inside the small "cards" around those links
-                   (headline + teaser + time), or is tiny next to them: a section front, a
-                   tag page, a list of stories.
+                   (headline + teaser + time), or uses fewer than 50 distinct words: a section
+                   front, a tag page, a list of stories.
 ``non_latin``      more than half of the letters are not Latin script (word shingles of
                    unspaced scripts such as Chinese or Japanese mean little).
 """
@@ -126,10 +126,13 @@ def is_index_page(tree: lxml.html.HtmlElement, paragraphs: list[str]) -> bool:
     headlines, cards = _headline_cards(tree)
     if headlines < _MIN_HEADLINES:
         return False
+    vocabulary = {word.casefold() for p in paragraphs for word in _WORD.findall(p)}
+    if len(vocabulary) < _TINY_TEXT_WORDS:
+        return True
     blob = "\n".join(cards)
     inside = sum(_words(p) for p in paragraphs if p in blob)
     outside = sum(_words(p) for p in paragraphs) - inside
-    return inside >= outside or inside + outside < _TINY_TEXT_WORDS
+    return inside >= outside
 
 
 def _headline_cards(tree: lxml.html.HtmlElement) -> tuple[int, list[str]]:
