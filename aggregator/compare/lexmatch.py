@@ -4,9 +4,13 @@ Rules (also in docs/compare.md):
 
 - pattern words match whole words, in order; ``word*`` matches words starting with ``word``;
 - case is ignored unless the variant is case-sensitive; curly and straight apostrophes match;
-- a case-sensitive pattern word written in capitals (``IS``) matches only that exact spelling,
-  and only outside a run of capitals: when every neighbouring word on the same line is itself
-  written in capitals (``WHAT IS NEXT``), capitals carry no information and the word is skipped;
+- a case-sensitive pattern word written in capitals (``IS``) matches only that exact spelling
+  (``Is`` opening a question and ``is`` never count), and only outside a run of capitals: when
+  every neighbouring word on the same line is itself written in capitals (``WHO IS THE
+  FRONT-RUNNER?``), capitals carry no information and the word is skipped;
+- a one-word capitals pattern that is also an English function word (``IS``, ``US``, ``IT``) is
+  skipped where it reads as that word set in capitals for emphasis: after a subject word
+  (``there IS an oxygen bar``, ``it IS``, ``what IS``) or before an article or ``not``;
 - within a group, the leftmost longest match wins and matches never overlap.
 """
 
@@ -16,9 +20,11 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 from aggregator.compare.lexicon import Lexicons
-from aggregator.compare.text import Token
+from aggregator.compare.text import STOPWORDS, Token, word_set
 
 PREFIX_KEY = 3
+SUBJECT_WORDS = word_set("there it he she this that what which who where how why here")
+VERB_FOLLOWERS = word_set("a an the not no")
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,17 +101,35 @@ def _match_at(pattern: _Pattern, tokens: tuple[Token, ...], i: int, text: str) -
             return None
     if pattern.capitals and _in_capitals(tokens, i, last, text):
         return None
+    word_like = pattern.capitals and i == last and pattern.words[0].lower() in STOPWORDS
+    if word_like and _reads_as_word(tokens, i, text):
+        return None
     return last
 
 
 def _in_capitals(tokens: tuple[Token, ...], first: int, last: int, text: str) -> bool:
     """Are all neighbours on the same line written in capitals (and is there one at least)?"""
-    neighbours = []
-    if first > 0 and "\n" not in text[tokens[first - 1].end : tokens[first].start]:
-        neighbours.append(tokens[first - 1])
-    if last + 1 < len(tokens) and "\n" not in text[tokens[last].end : tokens[last + 1].start]:
-        neighbours.append(tokens[last + 1])
+    neighbours = [
+        t for t in (_neighbour(tokens, first, -1, text), _neighbour(tokens, last, 1, text)) if t
+    ]
     return bool(neighbours) and all(_capitals(t.text) for t in neighbours)
+
+
+def _reads_as_word(tokens: tuple[Token, ...], i: int, text: str) -> bool:
+    """``there IS an``: the function word in capitals for emphasis, not the acronym."""
+    before = _neighbour(tokens, i, -1, text)
+    after = _neighbour(tokens, i, 1, text)
+    return (before is not None and before.lower in SUBJECT_WORDS) or (
+        after is not None and after.lower in VERB_FOLLOWERS
+    )
+
+
+def _neighbour(tokens: tuple[Token, ...], i: int, step: int, text: str) -> Token | None:
+    j = i + step
+    if not 0 <= j < len(tokens):
+        return None
+    a, b = sorted((tokens[i], tokens[j]), key=lambda t: t.start)
+    return None if "\n" in text[a.end : b.start] else tokens[j]
 
 
 def _capitals(word: str) -> bool:

@@ -7,9 +7,12 @@ closes. A mark between two letters is decided by its shape (curly) or ignored (s
 
 A quotation may run over several paragraphs. By the press convention, each of its paragraphs
 opens with a quote mark and only the last one closes: when a paragraph ends inside a quote and
-the next one starts with an opening mark, the quote goes on. A quote left open otherwise is
-dropped (unbalanced marks are more often typos than quotes). Single quotes are not read: in
-running text they are mostly apostrophes.
+the next one starts with an opening mark, the quote goes on. A block quote may instead carry on
+without marks until a closing one: when the next paragraph's first mark closes, the quote goes
+on too. A quote left open otherwise is dropped (unbalanced marks are more often typos than
+quotes), but quotes opened and closed inside it are kept. Quotes inside quotes with double
+marks are nested, and only the outermost is reported. Single quotes are not read: in running
+text they are mostly apostrophes.
 """
 
 from __future__ import annotations
@@ -46,42 +49,51 @@ class _Open:
 
 
 def find_quotes(text: str) -> list[QuoteSpan]:
-    """All well-formed double-quoted passages of ``text``, in order."""
+    """All well-formed double-quoted passages of ``text``, in order (nested ones left out)."""
     found: list[QuoteSpan] = []
     carried: _Open | None = None
     for line in LINE_RE.finditer(text):
         carried = _scan_line(text, line.start(), line.end(), carried, found)
-    return found
+    return _outermost(found)
 
 
 def _scan_line(
     text: str, start: int, end: int, carried: _Open | None, found: list[QuoteSpan]
 ) -> _Open | None:
-    marks = [m.start() for m in QUOTE_MARK_RE.finditer(text, start, end)]
-    current: _Open | None = None
-    if carried is not None and marks and _continues(text, start, marks[0]):
-        current = _Open(carried.start, marks[0] + 1, carried.parts)
-        marks = marks[1:]
-    for pos in marks:
-        role = _role(text, pos, start, end)
-        if current is None:
-            if role == "open":
-                current = _Open(pos, pos + 1, [])
-        elif role == "close":
+    marks = [
+        (m.start(), _role(text, m.start(), start, end))
+        for m in QUOTE_MARK_RE.finditer(text, start, end)
+    ]
+    stack: list[_Open] = []
+    if carried is not None and marks:
+        first, role = marks[0]
+        if role == "open" and not text[start:first].strip():
+            stack.append(_Open(carried.start, first + 1, carried.parts))  # "the press convention"
+            marks = marks[1:]
+        elif role in {"close", "lone"}:
+            stack.append(_Open(carried.start, start, carried.parts))  # a block quote
+    for pos, role in marks:
+        if role == "open":
+            stack.append(_Open(pos, pos + 1, []))
+        elif role in {"close", "lone"} and stack:
+            current = stack.pop()
             current.parts.append((current.inner, pos))
             found.append(_span(text, current.start, pos + 1, current.parts))
-            current = None
-        elif role == "open":
-            current = _Open(pos, pos + 1, [])  # the earlier one never closed
-    if current is None:
+    if not stack:
         return None
-    current.parts.append((current.inner, end))
-    return current
+    outer = stack[0]  # inner quotes left open at the paragraph's end are dropped
+    outer.parts.append((outer.inner, end))
+    return outer
 
 
-def _continues(text: str, line_start: int, first_mark: int) -> bool:
-    """Does this paragraph start with an opening mark (a quote carried over goes on)?"""
-    return not text[line_start:first_mark].strip() and text[first_mark] != "”"
+def _outermost(found: list[QuoteSpan]) -> list[QuoteSpan]:
+    ordered = sorted(found, key=lambda q: (q.start, -q.end))
+    kept: list[QuoteSpan] = []
+    for quote in ordered:
+        if kept and quote.end <= kept[-1].end:
+            continue  # nested inside the previous one
+        kept.append(quote)
+    return kept
 
 
 def _role(text: str, pos: int, start: int, end: int) -> str:
@@ -94,7 +106,7 @@ def _role(text: str, pos: int, start: int, end: int) -> str:
     if closes and not opens:
         return "close"
     if opens and closes:
-        return "none"  # a lone mark between spaces
+        return "lone"  # between spaces: closes an open quote ("Concerned ... ”"), else nothing
     mark = text[pos]
     if mark in "“„":
         return "open"

@@ -6,15 +6,17 @@ Rules, in order:
 2. ``。！？`` always end a sentence.
 3. A run of ``. ! ? …`` (plus closing quotes or brackets right after it) followed by white
    space is a candidate; it ends a sentence only if the next word starts with a capital
-   letter or a digit (optionally after an opening quote or bracket). So ``"Why?" he asked``
-   stays one sentence and ``3.5`` or ``U.S.-led`` never split.
-4. After a period, the word before it decides:
+   letter, a digit or a currency sign (optionally after an opening quote or bracket). So
+   ``"Why?" he asked`` stays one sentence and ``3.5`` or ``U.S.-led`` never split.
+4. After a period, the word before it decides (the part after a hyphen, as in
+   ``post-Sept. 11`` or ``then-Rep. Giffords``):
    - a title (``Mr.``, ``Gen.``, ``Sen.``, ``Gov.``, ``Dr.`` ...) never ends a sentence;
    - a month or ``No.``/``Nos.``/``Vol.``/``Art.`` followed by a digit does not (``Jan. 5``,
      ``No. 10``);
+   - an initial followed by another initial does not (``C. A. Ruppersberger``);
    - an initial (``John F. Kennedy``), an initialism with inner periods (``U.S.``, ``a.m.``,
-     ``D.C.``) or another abbreviation (``Inc.``, ``Jr.``, ``St.``) ends a sentence only when
-     the next word is a typical sentence opener (``The``, ``He``, ``But`` ...).
+     ``F.B.I.``) or another abbreviation (``Inc.``, ``Jr.``, ``St.``) ends a sentence only
+     when the next word is a typical sentence opener (``The``, ``He``, ``I``, ``But`` ...).
 """
 
 from __future__ import annotations
@@ -26,6 +28,8 @@ from aggregator.compare.text import word_set
 
 CANDIDATE_RE = re.compile(r"[.!?…]+[\"'”’“‘)\]]*(?=\s)|[。！？]+[\"'”’」』)]*")
 LINE_RE = re.compile(r"[^\n]+")
+INITIAL_RE = re.compile(r"[A-Z]\.")
+LETTERS_RE = re.compile(r"[^\W\d_]+")
 NEXT_WORD_RE = re.compile(r"\s*[\"'“‘(\[«]*\s*(\S*)")
 
 TITLES = word_set(
@@ -95,7 +99,7 @@ def _ends_sentence(line: str, match: re.Match[str]) -> bool:
     next_word = following.group(1) if following else ""
     if not next_word:
         return True  # end of the line
-    if not (next_word[0].isupper() or next_word[0].isdigit()):
+    if not (next_word[0].isupper() or next_word[0].isdigit() or next_word[0] in "$€£"):
         return False
     if mark.rstrip("\"'”’“‘)]") != ".":
         return True  # "!", "?", "..." before a capital
@@ -110,9 +114,13 @@ def _word_before(line: str, end: int) -> str:
 
 
 def _period_ends_sentence(before: str, next_word: str) -> bool:
+    before = before.rsplit("-", 1)[-1]  # "post-Sept.", "then-Rep."
     key = before.lower()
-    next_clean = next_word.strip("\"'“‘(").rstrip(",.;:")
-    opener = next_clean.lower() in OPENERS
+    next_clean = next_word.strip("\"'“‘(")
+    if INITIAL_RE.fullmatch(next_clean) and len(before) == 1:
+        return False  # "C. A. Dutch Ruppersberger"
+    first_word = LETTERS_RE.match(next_clean)
+    opener = first_word is not None and first_word.group().lower() in OPENERS
     if key in TITLES:
         return False
     if next_word[0].isdigit() and (key in MONTHS or key in NUMBERED):

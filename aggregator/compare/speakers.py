@@ -3,7 +3,8 @@
 For each quote of an article, in order:
 
 - a named attribution (``Kerry said``, ``a spokesman said``) is taken as written;
-- ``he``/``she`` is the last named speaker of the article (``previous_speaker``); before any
+- ``he``/``she`` is the last named speaker of the article (``previous_speaker``; "she" skips
+  a "Mr." and "he" a "Ms."/"Mrs."); before any
   named speaker, the person the article has named most often so far (``main_name``: the
   protagonist the lead introduced, "Glenn Beck ... he said"). Only names that appeared at
   least once with a first name count as persons ("Glenn Beck", then "Beck"), so "America" or
@@ -23,8 +24,11 @@ from dataclasses import dataclass
 from aggregator.compare.analysis import Doc
 from aggregator.compare.attribution import DETERMINERS, PRONOUNS
 from aggregator.compare.names import Vocabulary, name_mentions, person_like
+from aggregator.compare.text import word_set
 
 LINE_RE = re.compile(r"[^\n]+")
+MALE_TITLES = word_set("mr sir lord king prince")
+FEMALE_TITLES = word_set("ms mrs miss dame lady queen princess")
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,7 +48,7 @@ def resolve_speakers(doc: Doc, vocab: Vocabulary) -> list[Speaker]:
     mentions = [(at, name) for at, name in mentions if name.split()[-1] in persons]
     lines = _line_starts(doc.text)
     resolved: list[Speaker] = []
-    last_named: str | None = None
+    named_so_far: list[str] = []
     previous: Speaker = Speaker(None, None)
     previous_end = 0
     for quote in doc.quotes:
@@ -55,11 +59,12 @@ def resolve_speakers(doc: Doc, vocab: Vocabulary) -> list[Speaker]:
             if previous.name and _continues(doc.text, lines, gap, mentions):
                 speaker = Speaker(previous.name, "continued")
         elif written.lower() in {"he", "she"}:
+            last_named = _last_agreeing(named_so_far, written.lower())
             speaker = _pronoun(last_named, mentions, quote.span.start)
         else:
             speaker = Speaker(written, "as_written")
             if named(written):
-                last_named = written
+                named_so_far.append(written)
         resolved.append(speaker)
         previous, previous_end = speaker, quote.span.end
     return resolved
@@ -83,6 +88,15 @@ def named(speaker: str) -> bool:
     """A name, not a pronoun or a descriptive phrase ("a spokesman")."""
     first = speaker.split(maxsplit=1)[0].lower()
     return first not in PRONOUNS and first not in DETERMINERS
+
+
+def _last_agreeing(names: list[str], pronoun: str) -> str | None:
+    """The last name that a "he" or "she" can stand for ("she" is not "Mr. Netanyahu")."""
+    clash = MALE_TITLES if pronoun == "she" else FEMALE_TITLES
+    for name in reversed(names):
+        if name.split(maxsplit=1)[0].lower().rstrip(".") not in clash:
+            return name
+    return None
 
 
 def _pronoun(last_named: str | None, mentions: list[tuple[int, str]], before: int) -> Speaker:
