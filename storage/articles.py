@@ -183,20 +183,20 @@ class ArticleRepo(Repo):
         return revised
 
     def get(self, article_id: int) -> Article:
-        with self.session() as session:
+        with self.session(write=False) as session:
             row = session.get(ArticleRow, article_id)
             if row is None:
                 raise NotFoundError("no such article", resource=f"article {article_id}")
             return to_article(row)
 
     def get_many(self, ids: Sequence[int]) -> list[Article]:
-        with self.session() as session:
+        with self.session(write=False) as session:
             rows = session.scalars(select(ArticleRow).where(ArticleRow.id.in_(ids)))
             by_id = {row.id: to_article(row) for row in rows}
         return [by_id[i] for i in ids if i in by_id]
 
     def count(self, *, state: str | None = None, outlet_id: str | None = None) -> int:
-        with self.session() as session:
+        with self.session(write=False) as session:
             query = select(func.count()).select_from(ArticleRow)
             if state is not None:
                 query = query.where(ArticleRow.state == state)
@@ -206,7 +206,7 @@ class ArticleRepo(Repo):
 
     def revisions(self, article_id: int) -> list[tuple[int, str, datetime]]:
         """Earlier headlines: (revision, title, seen until)."""
-        with self.session() as session:
+        with self.session(write=False) as session:
             rows = session.execute(
                 select(
                     ArticleRevisionRow.revision,
@@ -287,7 +287,7 @@ class ArticleRepo(Repo):
 
     def ready_for_clustering(self, limit: int, *, after_id: int = 0) -> list[Article]:
         """Articles whose text is final, in the order they became ready."""
-        with self.session() as session:
+        with self.session(write=False) as session:
             rows = session.scalars(
                 select(ArticleRow)
                 .where(ArticleRow.state == READY, ArticleRow.id > after_id)
@@ -307,7 +307,7 @@ class ArticleRepo(Repo):
             )
 
     def html(self, article_id: int) -> bytes | None:
-        with self.session() as session:
+        with self.session(write=False) as session:
             row = session.get(ArticleHtmlRow, article_id)
             return row.html_gz if row is not None else None
 

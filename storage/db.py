@@ -69,9 +69,11 @@ def _sqlite_engine(url: str, database: str | None, busy_timeout_ms: int) -> Engi
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
-        # BEGIN IMMEDIATE would serialise readers too; plain BEGIN plus the busy timeout is
-        # enough because our write transactions are short.
-        conn.exec_driver_sql("BEGIN")
+        # Write transactions take the write lock up front (BEGIN IMMEDIATE): a deferred
+        # transaction that reads and then writes gets SQLITE_BUSY at once, without waiting,
+        # when another writer committed in between. In WAL mode readers are not blocked.
+        mode = conn.get_execution_options().get("sqlite_begin", "DEFERRED")
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if mode == "IMMEDIATE" else "BEGIN")
 
     return engine
 

@@ -111,12 +111,12 @@ class FeedRepo(Repo):
         return count
 
     def outlets(self) -> list[Outlet]:
-        with self.session() as session:
+        with self.session(write=False) as session:
             rows = session.scalars(select(OutletRow).order_by(OutletRow.id))
             return [to_outlet(row) for row in rows]
 
     def outlet(self, outlet_id: str) -> Outlet:
-        with self.session() as session:
+        with self.session(write=False) as session:
             row = session.get(OutletRow, outlet_id)
             if row is None:
                 raise NotFoundError("no such outlet", resource=f"outlet {outlet_id!r}")
@@ -124,7 +124,7 @@ class FeedRepo(Repo):
 
     def outlet_configs(self) -> list[OutletConfig]:
         """Outlets with their feed URLs, as an outlets file would list them."""
-        with self.session() as session:
+        with self.session(write=False) as session:
             feeds: dict[str, list[str]] = {}
             for outlet_id, url in session.execute(
                 select(FeedRow.outlet_id, FeedRow.url).order_by(FeedRow.id)
@@ -145,14 +145,14 @@ class FeedRepo(Repo):
             ]
 
     def feeds(self, outlet_id: str | None = None) -> list[Feed]:
-        with self.session() as session:
+        with self.session(write=False) as session:
             query = select(FeedRow).order_by(FeedRow.id)
             if outlet_id is not None:
                 query = query.where(FeedRow.outlet_id == outlet_id)
             return [to_feed(row) for row in session.scalars(query)]
 
     def feed(self, feed_id: int) -> Feed:
-        with self.session() as session:
+        with self.session(write=False) as session:
             row = session.get(FeedRow, feed_id)
             if row is None:
                 raise NotFoundError("no such feed", resource=f"feed {feed_id}")
@@ -249,7 +249,7 @@ class FeedRepo(Repo):
             )
 
     def fetch_log(self, feed_id: int, limit: int = 50) -> list[FetchLogEntry]:
-        with self.session() as session:
+        with self.session(write=False) as session:
             rows = session.scalars(
                 select(FetchLogRow)
                 .where(FetchLogRow.feed_id == feed_id)
@@ -259,7 +259,7 @@ class FeedRepo(Repo):
             return [_log_entry(row) for row in rows]
 
     def count_fetches(self, *, kind: str | None = None) -> int:
-        with self.session() as session:
+        with self.session(write=False) as session:
             query = select(func.count()).select_from(FetchLogRow)
             if kind is not None:
                 query = query.where(FetchLogRow.kind == kind)

@@ -7,6 +7,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from aggregator.errors import StorageError
 from storage.articles import ArticleRepo
+from storage.clusters import ClusterRepo
 from storage.db import current_revision, head_revision, make_engine
 from storage.feeds import FeedRepo
 
@@ -19,6 +20,7 @@ class Store:
         self.dialect = engine.dialect.name
         self.feeds = FeedRepo(engine)
         self.articles = ArticleRepo(engine)
+        self.clusters = ClusterRepo(engine)
 
     @classmethod
     def open(cls, url: str, *, busy_timeout_ms: int = 10_000, pool_size: int = 5) -> Store:

@@ -1,0 +1,100 @@
+"""Editor corrections: merge stories, split articles off, move an article.
+
+A correction is stored (with an audit entry) as data keyed by article ids, so it can be
+re-applied after any re-clustering and wins over it; it is applied to the stored clusters at
+once, and the clusterer learns it on its next run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from aggregator.errors import ConflictError, InputError, NotFoundError
+from storage.store import Store
+
+
+def _version(store: Store) -> str:
+    version = store.clusters.active_version()
+    if version is None:
+        raise NotFoundError("no story clusters yet", resource="clusters")
+    return version
+
+
+def _members(store: Store, cluster_id: int) -> list[int]:
+    summary = store.clusters.cluster(cluster_id)
+    if summary.merged_into is not None:
+        raise ConflictError(
+            f"was merged into cluster {summary.merged_into}", resource=f"cluster {cluster_id}"
+        )
+    return [article_id for article_id, _ in store.clusters.members(cluster_id)]
+
+
+def merge(store: Store, cluster_ids: Sequence[int], *, actor: str, note: str, now: datetime) -> int:
+    """Merge clusters into the first one; returns the surviving cluster id."""
+    ids = list(dict.fromkeys(cluster_ids))
+    if len(ids) < 2:
+        raise InputError("merge needs at least two different clusters", resource="merge")
+    version = _version(store)
+    groups = [_members(store, cid) for cid in ids]
+    keys = [store.clusters.cluster(cid).key for cid in ids]
+    store.clusters.add_correction(
+        "merge",
+        {"clusters": ids, "articles": [a for group in groups for a in group]},
+        actor=actor,
+        note=note,
+        now=now,
+    )
+    store.clusters.merge_clusters(version, keys[0], keys[1:], now)
+    store.clusters.refresh_stats([ids[0]], now)
+    return ids[0]
+
+
+def split(
+    store: Store,
+    cluster_id: int,
+    article_ids: Sequence[int],
+    *,
+    actor: str,
+    note: str,
+    now: datetime,
+) -> int:
+    """Move ``article_ids`` out of a cluster into a new one; returns the new cluster id."""
+    members = set(_members(store, cluster_id))
+    chosen = list(dict.fromkeys(article_ids))
+    if not chosen or not set(chosen) <= members:
+        raise InputError("split needs articles of this cluster", resource=f"cluster {cluster_id}")
+    if set(chosen) == members:
+        raise InputError("split must leave at least one article", resource=f"cluster {cluster_id}")
+    version = _version(store)
+    correction = store.clusters.add_correction(
+        "split", {"cluster": cluster_id, "articles": chosen}, actor=actor, note=note, now=now
+    )
+    new_id = store.clusters.move_articles(version, chosen, f"editor-{correction}", now)
+    store.clusters.refresh_stats([cluster_id, new_id], now)
+    return new_id
+
+
+def move(
+    store: Store, article_id: int, to_cluster_id: int, *, actor: str, note: str, now: datetime
+) -> int:
+    """Move one article into another cluster; returns that cluster's id."""
+    version = _version(store)
+    current = store.clusters.cluster_ids_of(version, [article_id]).get(article_id)
+    if current is None:
+        raise NotFoundError("article is in no cluster", resource=f"article {article_id}")
+    if current == to_cluster_id:
+        raise InputError("the article is already in that cluster", resource=f"article {article_id}")
+    target = _members(store, to_cluster_id)
+    store.clusters.add_correction(
+        "move",
+        {"article": article_id, "from": current, "to": to_cluster_id, "with": target[:5]},
+        actor=actor,
+        note=note,
+        now=now,
+    )
+    store.clusters.move_articles(
+        version, [article_id], store.clusters.cluster(to_cluster_id).key, now
+    )
+    store.clusters.refresh_stats([current, to_cluster_id], now)
+    return to_cluster_id

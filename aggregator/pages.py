@@ -1,0 +1,196 @@
+"""The page stage: fetch each pending article's page, extract it in the process pool, store.
+
+Pages are fetched by a thread pool (the fetcher keeps per-host delays and limits) and
+extracted by a process pool that uses every core; one failing page never stops the rest.
+When a page cannot be fetched (robots.txt, errors) or extracted, the feed's summary is kept
+and the article is flagged; transient failures are retried a few times first.
+"""
+
+from __future__ import annotations
+
+import gzip
+import logging
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor, as_completed
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Protocol
+
+from aggregator.errors import ExtractError, FetchError
+from aggregator.extract_pool import PageInput
+from aggregator.feedpoll import FetcherLike
+from aggregator.log import bind, event
+from aggregator.normalize import html_to_text
+from aggregator.types import DateSource, ExtractedPage, Flag, PageOutcome, PendingPage
+from storage.store import Store
+
+log = logging.getLogger("newsagg.pages")
+PAGE_ACCEPT = "text/html, application/xhtml+xml;q=0.9, */*;q=0.3"
+TRANSIENT = frozenset({"timeout", "network", "server_error", "rate_limited"})
+MAX_ATTEMPTS = 3
+
+
+@dataclass(frozen=True, slots=True)
+class PageJob:
+    """One fetched page on its way to the extractor."""
+
+    page: PendingPage
+    html: bytes
+    final_url: str
+    content_type: str | None
+
+
+class Extractor(Protocol):
+    """Extracts many pages in parallel, yielding results as they finish
+    (``aggregator.extract_pool.ExtractorPool`` provides it)."""
+
+    def extract_many(
+        self, pages: Iterable[PageInput[int]]
+    ) -> Iterator[tuple[int, ExtractedPage | ExtractError]]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class PageReport:
+    claimed: int = 0
+    extracted: int = 0
+    summary_only: int = 0
+    deferred: int = 0
+
+
+class PageStage:
+    def __init__(
+        self,
+        *,
+        store: Store,
+        fetcher: FetcherLike,
+        extractor: Extractor,
+        clock: Callable[[], datetime],
+        owner: str,
+        fetch_threads: int = 8,
+        lease_s: float = 300.0,
+        respect_robots: bool = True,
+    ) -> None:
+        self.store = store
+        self.fetcher = fetcher
+        self.extractor = extractor
+        self.clock = clock
+        self.owner = owner
+        self.fetch_threads = fetch_threads
+        self.lease_s = lease_s
+        self.respect_robots = respect_robots
+
+    def run(self, limit: int) -> PageReport:
+        """Process up to ``limit`` pending pages: fetches run in threads while the pages
+        already fetched are being extracted in the process pool."""
+        pages = self.store.articles.claim_pending(
+            self.clock(), owner=self.owner, lease_s=self.lease_s, limit=limit
+        )
+        if not pages:
+            return PageReport()
+        counts = {"summary_only": 0, "deferred": 0}
+        fetched: dict[int, PageJob] = {}
+
+        def inputs() -> Iterator[PageInput[int]]:
+            for page, result in self._fetch_all(pages):
+                if isinstance(result, PageJob):
+                    fetched[page.article_id] = result
+                    yield PageInput(
+                        page.article_id,
+                        result.html,
+                        result.final_url,
+                        result.content_type,
+                        self.clock(),
+                    )
+                elif result is None:
+                    counts["deferred"] += 1
+                else:
+                    self.store.articles.finish_page(result, self.clock())
+                    counts["summary_only"] += 1
+
+        extracted = failed = 0
+        for article_id, outcome in self.extractor.extract_many(inputs()):
+            job = fetched.pop(article_id)
+            if isinstance(outcome, ExtractError):
+                event(log, "page.extract_failed", level=logging.WARNING, code=outcome.code)
+                self.store.articles.finish_page(
+                    summary_outcome(job.page, Flag.EXTRACT_FAILED), self.clock()
+                )
+                failed += 1
+            else:
+                self.store.articles.finish_page(page_outcome(job, outcome), self.clock())
+                extracted += 1
+        return PageReport(
+            len(pages), extracted, counts["summary_only"] + failed, counts["deferred"]
+        )
+
+    def _fetch_all(
+        self, pages: list[PendingPage]
+    ) -> Iterator[tuple[PendingPage, PageJob | PageOutcome | None]]:
+        with ThreadPoolExecutor(self.fetch_threads, thread_name_prefix="page") as pool:
+            futures: dict[Future[PageJob | PageOutcome | None], PendingPage] = {
+                pool.submit(self._fetch_one, page): page for page in pages
+            }
+            for future in as_completed(futures):
+                yield futures[future], future.result()
+
+    def _fetch_one(self, page: PendingPage) -> PageJob | PageOutcome | None:
+        with bind(outlet=page.outlet_id, article=page.article_id):
+            if self.respect_robots and not self._robots_allow(page.url):
+                event(log, "page.robots_disallowed", url=page.url)
+                return summary_outcome(page, Flag.ROBOTS_DISALLOWED)
+            try:
+                response = self.fetcher.fetch(
+                    page.url, accept=PAGE_ACCEPT, resource=f"outlet {page.outlet_id!r}: page"
+                )
+            except FetchError as exc:
+                return self._fetch_failed(page, exc)
+            return PageJob(page, response.body, response.final_url, response.content_type)
+
+    def _robots_allow(self, url: str) -> bool:
+        try:
+            return self.fetcher.robots_allows(url)
+        except FetchError:
+            return True  # robots.txt unreachable: allowed (RFC 9309, 2.3.1.3/2.3.1.4)
+
+    def _fetch_failed(self, page: PendingPage, exc: FetchError) -> PageOutcome | None:
+        attempts = page.attempts + 1
+        event(log, "page.fetch_failed", level=logging.WARNING, code=exc.code, error=str(exc))
+        if exc.code in TRANSIENT and attempts < MAX_ATTEMPTS:
+            wait = max(exc.retry_after_s or 0.0, 60.0 * 4**page.attempts)
+            self.store.articles.defer_page(
+                page.article_id, self.clock() + timedelta(seconds=wait), attempts=attempts
+            )
+            return None
+        return summary_outcome(page, Flag.FETCH_FAILED)
+
+
+def summary_outcome(page: PendingPage, reason: Flag) -> PageOutcome:
+    """Keep the feed's summary as the article's text, flagged with why."""
+    return PageOutcome(
+        article_id=page.article_id,
+        text=html_to_text(page.summary),
+        flags=frozenset({Flag.SUMMARY_ONLY.value, reason.value}),
+    )
+
+
+def page_outcome(job: PageJob, page: ExtractedPage) -> PageOutcome:
+    """What we keep of an extracted page: its text when there is some, else the summary."""
+    text = page.text.strip()
+    flags = set(page.flags)
+    if not text:
+        text = html_to_text(job.page.summary)
+        flags.add(Flag.SUMMARY_ONLY.value)
+    return PageOutcome(
+        article_id=job.page.article_id,
+        text=text,
+        flags=frozenset(flags),
+        title=page.title,
+        author=page.author,
+        language=page.language,
+        published=page.published,
+        published_source=DateSource.PAGE if page.published else None,
+        extractor=page.extractor,
+        html_gz=gzip.compress(job.html, compresslevel=6),
+        final_url=job.final_url,
+        content_type=job.content_type,
+    )

@@ -1,0 +1,193 @@
+"""The imperative shell: poll feeds -> fetch and extract pages -> cluster -> store.
+
+Each stage reads its work from the database and commits its results, so the stages can run
+in one process (``newsagg run``, ``poll --once``) or be spread over workers; a stage that dies
+leaves its leases to expire and its work to the next run.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Protocol
+
+from aggregator.feedpoll import FeedPoller, FeedReport
+from aggregator.log import event
+from aggregator.pages import PageReport, PageStage
+from aggregator.types import Feed
+from storage.store import Store
+
+log = logging.getLogger("newsagg.pipeline")
+Progress = Callable[[str, int], None]  # (stage, items done)
+
+
+class ClusterStage(Protocol):
+    def run(self, limit: int) -> int:
+        """Cluster up to ``limit`` ready articles; returns how many were handled."""
+        ...
+
+
+@dataclass
+class PassReport:
+    feeds: list[FeedReport] = field(default_factory=list)
+    pages: PageReport = field(default_factory=PageReport)
+    clustered: int = 0
+
+    @property
+    def new_articles(self) -> int:
+        return sum(r.new for r in self.feeds)
+
+    @property
+    def failed_feeds(self) -> list[FeedReport]:
+        return [r for r in self.feeds if r.result == "error"]
+
+
+class Pipeline:
+    def __init__(
+        self,
+        *,
+        store: Store,
+        poller: FeedPoller,
+        pages: PageStage,
+        clusterer: ClusterStage | None,
+        clock: Callable[[], datetime],
+        owner: str,
+        feed_workers: int = 8,
+        feeds_per_claim: int = 50,
+        lease_s: float = 300.0,
+        page_batch: int = 50,
+        cluster_batch: int = 500,
+    ) -> None:
+        self.store = store
+        self.poller = poller
+        self.pages = pages
+        self.clusterer = clusterer
+        self.clock = clock
+        self.owner = owner
+        self.feed_workers = feed_workers
+        self.feeds_per_claim = feeds_per_claim
+        self.lease_s = lease_s
+        self.page_batch = page_batch
+        self.cluster_batch = cluster_batch
+
+    def poll_feeds(
+        self,
+        *,
+        include_not_due: bool = False,
+        outlet_id: str | None = None,
+        max_feeds: int | None = None,
+        progress: Progress | None = None,
+    ) -> list[FeedReport]:
+        """Poll due feeds (or all of them) until none is left or ``max_feeds`` were done."""
+        reports: list[FeedReport] = []
+        seen: set[int] = set()
+        with ThreadPoolExecutor(self.feed_workers, thread_name_prefix="feed") as pool:
+            while max_feeds is None or len(reports) < max_feeds:
+                batch = self._claim(include_not_due, outlet_id, seen, max_feeds, len(reports))
+                if not batch:
+                    break
+                seen.update(feed.id for feed in batch)
+                for report in pool.map(self.poller.poll, batch):
+                    reports.append(report)
+                    if progress:
+                        progress("feeds", 1)
+        return reports
+
+    def _claim(
+        self,
+        include_not_due: bool,
+        outlet_id: str | None,
+        seen: set[int],
+        max_feeds: int | None,
+        done: int,
+    ) -> list[Feed]:
+        limit = self.feeds_per_claim
+        if max_feeds is not None:
+            limit = min(limit, max_feeds - done)
+        if include_not_due:
+            limit += len(seen)  # every feed once: skip those already polled in this pass
+        claimed = self.store.feeds.claim_due(
+            self.clock(),
+            owner=self.owner,
+            lease_s=self.lease_s,
+            limit=limit,
+            outlet_id=outlet_id,
+            include_not_due=include_not_due,
+        )
+        fresh = [feed for feed in claimed if feed.id not in seen]
+        again = [feed.id for feed in claimed if feed.id in seen]
+        if again:
+            self.store.feeds.release(again, self.owner)
+        return fresh
+
+    def process_pages(
+        self, *, max_pages: int | None = None, progress: Progress | None = None
+    ) -> PageReport:
+        """Fetch and extract pending pages until none is left (or ``max_pages``)."""
+        total = PageReport()
+        while max_pages is None or total.claimed < max_pages:
+            limit = self.page_batch if max_pages is None else min(self.page_batch, max_pages)
+            report = self.pages.run(limit)
+            if report.claimed == 0:
+                break
+            total = PageReport(
+                total.claimed + report.claimed,
+                total.extracted + report.extracted,
+                total.summary_only + report.summary_only,
+                total.deferred + report.deferred,
+            )
+            if progress:
+                progress("pages", report.claimed)
+            if report.deferred == report.claimed:
+                break  # everything left is waiting for a retry
+        return total
+
+    def cluster(self, *, progress: Progress | None = None) -> int:
+        """Cluster every article that is ready."""
+        if self.clusterer is None:
+            return 0
+        total = 0
+        while True:
+            done = self.clusterer.run(self.cluster_batch)
+            total += done
+            if progress and done:
+                progress("cluster", done)
+            if done == 0:
+                return total
+
+    def run_once(
+        self,
+        *,
+        include_not_due: bool = False,
+        outlet_id: str | None = None,
+        progress: Progress | None = None,
+    ) -> PassReport:
+        """One whole pass: feeds, then their pages, then clustering."""
+        report = PassReport()
+        report.feeds = self.poll_feeds(
+            include_not_due=include_not_due, outlet_id=outlet_id, progress=progress
+        )
+        report.pages = self.process_pages(progress=progress)
+        report.clustered = self.cluster(progress=progress)
+        event(
+            log,
+            "pass.done",
+            feeds=len(report.feeds),
+            failed=len(report.failed_feeds),
+            new=report.new_articles,
+            pages=report.pages.claimed,
+            extracted=report.pages.extracted,
+            clustered=report.clustered,
+        )
+        return report
+
+    def tick(self, *, max_feeds: int, max_pages: int) -> PassReport:
+        """The scheduler's job: a bounded slice of each stage."""
+        report = PassReport()
+        report.feeds = self.poll_feeds(max_feeds=max_feeds)
+        report.pages = self.process_pages(max_pages=max_pages)
+        report.clustered = self.cluster()
+        return report

@@ -1,0 +1,442 @@
+"""Parameter sets, signatures, story clusters, memberships, comparisons, corrections, audit."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, func, select, update
+
+from aggregator.errors import NotFoundError
+from storage.base import Repo
+from storage.models import (
+    ArticleRow,
+    AuditLogRow,
+    CorrectionRow,
+    MembershipRow,
+    OutletRow,
+    ParamSetRow,
+    SignatureRow,
+    StoryClusterRow,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class StoredSignature:
+    article_id: int
+    payload: bytes
+    sort_time: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class MembershipRecord:
+    """One article's place in a story cluster, with why it is there."""
+
+    article_id: int
+    cluster_key: str
+    copy_group: str | None
+    score: float
+    rule: str
+    why: Mapping[str, Any] = field(default_factory=dict)
+    duplicate_of: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ClusterSummary:
+    id: int
+    key: str
+    title: str
+    language: str | None
+    first_published: datetime | None
+    last_updated: datetime | None
+    article_count: int
+    outlet_count: int
+    outlets: tuple[str, ...]
+    merged_into: int | None
+    comparison: Mapping[str, Any] | None
+
+
+@dataclass(frozen=True, slots=True)
+class Correction:
+    id: int
+    kind: str
+    payload: Mapping[str, Any]
+    actor: str
+    note: str
+    created_at: datetime
+
+
+def _summary(row: StoryClusterRow) -> ClusterSummary:
+    return ClusterSummary(
+        id=row.id,
+        key=row.key,
+        title=row.title,
+        language=row.language,
+        first_published=row.first_published,
+        last_updated=row.last_updated,
+        article_count=row.article_count,
+        outlet_count=row.outlet_count,
+        outlets=tuple(row.outlets),
+        merged_into=row.merged_into,
+        comparison=row.comparison,
+    )
+
+
+class ClusterRepo(Repo):
+    # -- parameter sets -------------------------------------------------------------------
+
+    def ensure_param_set(
+        self, version: str, params: Mapping[str, Any], now: datetime, *, activate: bool
+    ) -> None:
+        """Record a parameter set (idempotent); with ``activate`` it becomes the active one."""
+        with self.session() as session:
+            if session.get(ParamSetRow, version) is None:
+                session.add(
+                    ParamSetRow(version=version, params=dict(params), active=False, created_at=now)
+                )
+                session.flush()
+            if activate:
+                session.execute(update(ParamSetRow).values(active=ParamSetRow.version == version))
+
+    def active_version(self) -> str | None:
+        with self.session(write=False) as session:
+            return session.scalar(select(ParamSetRow.version).where(ParamSetRow.active))
+
+    def param_set(self, version: str) -> dict[str, Any]:
+        with self.session(write=False) as session:
+            row = session.get(ParamSetRow, version)
+            if row is None:
+                raise NotFoundError("no such parameter set", resource=f"param set {version}")
+            return dict(row.params)
+
+    # -- signatures -----------------------------------------------------------------------
+
+    def save_signatures(self, version: str, signatures: Sequence[StoredSignature]) -> None:
+        if not signatures:
+            return
+        rows = [
+            {
+                "article_id": s.article_id,
+                "param_version": version,
+                "payload": s.payload,
+                "sort_time": s.sort_time,
+            }
+            for s in signatures
+        ]
+        with self.session() as session:
+            session.execute(self.insert(SignatureRow.__table__).on_conflict_do_nothing(), rows)
+
+    def iter_signatures(
+        self, version: str, since: datetime, *, batch: int = 5000
+    ) -> Iterator[list[StoredSignature]]:
+        """Stored signatures newer than ``since``, oldest first, in batches (for start-up)."""
+        last: tuple[datetime, int] | None = None
+        while True:
+            query = (
+                select(SignatureRow.article_id, SignatureRow.payload, SignatureRow.sort_time)
+                .where(SignatureRow.param_version == version, SignatureRow.sort_time >= since)
+                .order_by(SignatureRow.sort_time, SignatureRow.article_id)
+                .limit(batch)
+            )
+            if last is not None:
+                query = query.where(
+                    (SignatureRow.sort_time > last[0])
+                    | ((SignatureRow.sort_time == last[0]) & (SignatureRow.article_id > last[1]))
+                )
+            with self.session(write=False) as session:
+                rows = [StoredSignature(a, bytes(p), t) for a, p, t in session.execute(query)]
+            if not rows:
+                return
+            yield rows
+            last = (rows[-1].sort_time, rows[-1].article_id)
+
+    # -- clusters and memberships ---------------------------------------------------------
+
+    def save_memberships(
+        self, version: str, records: Sequence[MembershipRecord], now: datetime
+    ) -> dict[str, int]:
+        """Create missing clusters (by key), upsert memberships; returns key -> cluster id."""
+        if not records:
+            return {}
+        with self.session() as session:
+            ids = self._cluster_ids(session, version, {r.cluster_key for r in records}, now)
+            for record in records:
+                session.merge(
+                    MembershipRow(
+                        article_id=record.article_id,
+                        param_version=version,
+                        cluster_id=ids[record.cluster_key],
+                        copy_group=record.copy_group,
+                        duplicate_of=record.duplicate_of,
+                        score=float(record.score),
+                        rule=record.rule,
+                        why=dict(record.why),
+                        assigned_at=now,
+                    )
+                )
+        return ids
+
+    def _cluster_ids(
+        self, session: Any, version: str, keys: set[str], now: datetime
+    ) -> dict[str, int]:
+        found = dict(
+            session.execute(
+                select(StoryClusterRow.key, StoryClusterRow.id).where(
+                    StoryClusterRow.param_version == version, StoryClusterRow.key.in_(keys)
+                )
+            ).all()
+        )
+        for key in sorted(keys - found.keys()):
+            row = StoryClusterRow(
+                param_version=version, key=key, created_at=now, updated_at=now, outlets=[]
+            )
+            session.add(row)
+            session.flush()
+            found[key] = row.id
+        return found
+
+    def merge_clusters(
+        self, version: str, into_key: str, from_keys: Sequence[str], now: datetime
+    ) -> None:
+        """Move every member of ``from_keys`` into ``into_key``; the old rows point there."""
+        with self.session() as session:
+            ids = self._cluster_ids(session, version, {into_key, *from_keys}, now)
+            target = ids[into_key]
+            sources = [ids[k] for k in from_keys if ids[k] != target]
+            if not sources:
+                return
+            session.execute(
+                update(MembershipRow)
+                .where(
+                    MembershipRow.param_version == version, MembershipRow.cluster_id.in_(sources)
+                )
+                .values(cluster_id=target)
+            )
+            session.execute(
+                update(StoryClusterRow)
+                .where(StoryClusterRow.id.in_(sources))
+                .values(merged_into=target, article_count=0, outlet_count=0, outlets=[])
+            )
+
+    def move_articles(
+        self, version: str, article_ids: Sequence[int], to_key: str, now: datetime
+    ) -> int:
+        """Put articles into the cluster ``to_key`` (created if new); returns its id."""
+        with self.session() as session:
+            target = self._cluster_ids(session, version, {to_key}, now)[to_key]
+            session.execute(
+                update(StoryClusterRow).where(StoryClusterRow.id == target).values(merged_into=None)
+            )
+            session.execute(
+                update(MembershipRow)
+                .where(
+                    MembershipRow.param_version == version,
+                    MembershipRow.article_id.in_(article_ids),
+                )
+                .values(cluster_id=target, rule="editor", assigned_at=now)
+            )
+            return target
+
+    def refresh_stats(self, cluster_ids: Sequence[int], now: datetime) -> None:
+        """Recompute title, counts, outlets and times of clusters from their members."""
+        with self.session() as session:
+            for cluster_id in cluster_ids:
+                self._refresh_one(session, cluster_id, now)
+
+    def _refresh_one(self, session: Any, cluster_id: int, now: datetime) -> None:
+        row = session.get(StoryClusterRow, cluster_id)
+        if row is None:
+            return
+        members = session.execute(
+            select(
+                ArticleRow.outlet_id,
+                ArticleRow.title,
+                ArticleRow.published,
+                ArticleRow.first_seen,
+                ArticleRow.language,
+            )
+            .join(MembershipRow, MembershipRow.article_id == ArticleRow.id)
+            .where(MembershipRow.cluster_id == cluster_id)
+            .order_by(func.coalesce(ArticleRow.published, ArticleRow.first_seen), ArticleRow.id)
+        ).all()
+        times = [published or seen for _, _, published, seen, _ in members]
+        outlets = sorted({outlet for outlet, *_ in members})
+        row.article_count = len(members)
+        row.outlet_count = len(outlets)
+        row.outlets = outlets
+        row.title = members[0][1] if members else ""
+        row.language = members[0][4] if members else None
+        row.first_published = min(times) if times else None
+        row.last_updated = max(times) if times else None
+        row.comparison_stale = True
+        row.updated_at = now
+
+    def cluster_ids_of(self, version: str, article_ids: Sequence[int]) -> dict[int, int]:
+        with self.session(write=False) as session:
+            rows = session.execute(
+                select(MembershipRow.article_id, MembershipRow.cluster_id).where(
+                    MembershipRow.param_version == version,
+                    MembershipRow.article_id.in_(article_ids),
+                )
+            ).all()
+            return dict(rows)
+
+    def cluster(self, cluster_id: int) -> ClusterSummary:
+        with self.session(write=False) as session:
+            row = session.get(StoryClusterRow, cluster_id)
+            if row is None:
+                raise NotFoundError("no such story cluster", resource=f"cluster {cluster_id}")
+            return _summary(row)
+
+    def clusters(self, version: str, *, limit: int = 1000) -> list[ClusterSummary]:
+        with self.session(write=False) as session:
+            rows = session.scalars(
+                select(StoryClusterRow)
+                .where(
+                    StoryClusterRow.param_version == version,
+                    StoryClusterRow.merged_into.is_(None),
+                    StoryClusterRow.article_count > 0,
+                )
+                .order_by(StoryClusterRow.id)
+                .limit(limit)
+            )
+            return [_summary(row) for row in rows]
+
+    def members(self, cluster_id: int) -> list[tuple[int, MembershipRecord]]:
+        """(article id, membership) of a cluster, oldest article first."""
+        with self.session(write=False) as session:
+            rows = session.execute(
+                select(MembershipRow, StoryClusterRow.key)
+                .join(StoryClusterRow, StoryClusterRow.id == MembershipRow.cluster_id)
+                .join(ArticleRow, ArticleRow.id == MembershipRow.article_id)
+                .where(MembershipRow.cluster_id == cluster_id)
+                .order_by(func.coalesce(ArticleRow.published, ArticleRow.first_seen), ArticleRow.id)
+            ).all()
+            return [
+                (
+                    m.article_id,
+                    MembershipRecord(
+                        m.article_id,
+                        key,
+                        m.copy_group,
+                        m.score,
+                        m.rule,
+                        dict(m.why),
+                        m.duplicate_of,
+                    ),
+                )
+                for m, key in rows
+            ]
+
+    def stale_comparisons(self, version: str, limit: int) -> list[int]:
+        with self.session(write=False) as session:
+            return list(
+                session.scalars(
+                    select(StoryClusterRow.id)
+                    .where(
+                        StoryClusterRow.param_version == version,
+                        StoryClusterRow.comparison_stale,
+                        StoryClusterRow.merged_into.is_(None),
+                        StoryClusterRow.article_count > 0,
+                    )
+                    .order_by(StoryClusterRow.id)
+                    .limit(limit)
+                )
+            )
+
+    def save_comparison(
+        self, cluster_id: int, comparison: Mapping[str, Any], now: datetime
+    ) -> None:
+        with self.session() as session:
+            session.execute(
+                update(StoryClusterRow)
+                .where(StoryClusterRow.id == cluster_id)
+                .values(comparison=dict(comparison), comparison_at=now, comparison_stale=False)
+            )
+
+    def outlet_labels(self) -> dict[str, tuple[str, str, dict[str, Any]]]:
+        """outlet id -> (name, country, labels)."""
+        with self.session(write=False) as session:
+            rows = session.execute(
+                select(OutletRow.id, OutletRow.name, OutletRow.country, OutletRow.labels)
+            ).all()
+            return {oid: (name, country, dict(labels)) for oid, name, country, labels in rows}
+
+    def drop_version(self, version: str) -> None:
+        """Delete the clusters, memberships and signatures of a parameter set (recluster)."""
+        with self.session() as session:
+            session.execute(delete(MembershipRow).where(MembershipRow.param_version == version))
+            session.execute(
+                update(StoryClusterRow)
+                .where(StoryClusterRow.param_version == version)
+                .values(merged_into=None)
+            )
+            session.execute(delete(StoryClusterRow).where(StoryClusterRow.param_version == version))
+
+    # -- corrections and audit ------------------------------------------------------------
+
+    def add_correction(
+        self, kind: str, payload: Mapping[str, Any], *, actor: str, note: str, now: datetime
+    ) -> int:
+        with self.session() as session:
+            row = CorrectionRow(
+                kind=kind,
+                payload=dict(payload),
+                actor=actor,
+                note=note,
+                created_at=now,
+                revoked=False,
+            )
+            session.add(row)
+            session.flush()
+            session.add(
+                AuditLogRow(
+                    at=now,
+                    actor=actor,
+                    action=f"cluster.{kind}",
+                    target=str(row.id),
+                    detail={"payload": dict(payload), "note": note},
+                )
+            )
+            return row.id
+
+    def corrections(self) -> list[Correction]:
+        with self.session(write=False) as session:
+            rows = session.scalars(
+                select(CorrectionRow).where(~CorrectionRow.revoked).order_by(CorrectionRow.id)
+            )
+            return [
+                Correction(r.id, r.kind, dict(r.payload), r.actor, r.note, r.created_at)
+                for r in rows
+            ]
+
+    def audit(self, *, limit: int = 100) -> list[dict[str, Any]]:
+        with self.session(write=False) as session:
+            rows = session.scalars(select(AuditLogRow).order_by(AuditLogRow.id.desc()).limit(limit))
+            return [
+                {
+                    "at": r.at,
+                    "actor": r.actor,
+                    "action": r.action,
+                    "target": r.target,
+                    "detail": dict(r.detail),
+                }
+                for r in rows
+            ]
+
+    def count_clusters(self, version: str) -> int:
+        with self.session(write=False) as session:
+            return int(
+                session.scalar(
+                    select(func.count())
+                    .select_from(StoryClusterRow)
+                    .where(
+                        StoryClusterRow.param_version == version,
+                        StoryClusterRow.merged_into.is_(None),
+                        StoryClusterRow.article_count > 0,
+                    )
+                )
+                or 0
+            )
