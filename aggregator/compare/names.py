@@ -10,8 +10,10 @@
 - Lines set in title case (a headline repeated in the text) are skipped.
 - Leading titles (``Mr.``, ``President``, ``Sen.`` ...) are dropped: ``President Obama`` is
   ``Obama``. Days and months are not names.
-- A shorter name that ends a longer one (``Kerry`` / ``John Kerry``) joins the most
-  mentioned such longer name.
+- A shorter name that ends a longer one (``Kerry`` / ``John Kerry``), or has its first and
+  last words (``Omar Mateen`` / ``Omar Mir Seddique Mateen``), joins the most mentioned such
+  longer name. Initials and abbreviated titles join a run across their period
+  (``Donald J. Trump``; ``Gov. Rick Scott`` is ``Rick Scott``).
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ TITLES = word_set(
     secretary minister prime chancellor king queen prince princess pope judge justice
     speaker chairman chairwoman ambassador lt col adm sgt capt former dame sir lord"""
 )
+SHORT_TITLES = word_set("mr mrs ms dr sen rep gov gen lt col adm sgt capt")
 CALENDAR = word_set(
     """monday tuesday wednesday thursday friday saturday sunday january february march april
     may june july august september october november december jan feb mar apr jun jul aug sep
@@ -59,9 +62,13 @@ def cluster_vocabulary(docs: list[Doc]) -> Vocabulary:
     midcap: set[str] = set()
     for doc in docs:
         starts = sorted(s.start for s in doc.sentences)
-        for i, token in enumerate(doc.tokens):
-            if token.text[:1].isupper() and not _opens_sentence(doc, i, starts):
-                midcap.add(token.lower)
+        for first, last in doc.sentence_tokens:
+            if _title_case(doc.tokens[first:last]):
+                continue
+            for i in range(first, last):
+                token = doc.tokens[i]
+                if token.text[:1].isupper() and not _opens_sentence(doc, i, starts):
+                    midcap.add(token.lower)
     return Vocabulary(frozenset(lower), frozenset(midcap))
 
 
@@ -126,7 +133,7 @@ def _runs(tokens: tuple[Token, ...], text: str) -> list[list[Token]]:
     runs: list[list[Token]] = []
     run: list[Token] = []
     for i, token in enumerate(tokens):
-        joined = bool(run) and not text[run[-1].end : token.start].strip()
+        joined = bool(run) and _joined(run[-1], token, text)
         if _capitalised(token):
             if run and not joined:
                 runs.append(run)
@@ -143,6 +150,16 @@ def _runs(tokens: tuple[Token, ...], text: str) -> list[list[Token]]:
     return runs
 
 
+def _joined(previous: Token, token: Token, text: str) -> bool:
+    """Nothing but space between the words, or the period of an initial or a title
+    ("Donald J. Trump", "Gov. Rick Scott")."""
+    gap = text[previous.end : token.start].strip()
+    if not gap:
+        return True
+    abbreviation = len(previous.text) == 1 or previous.lower in TITLES
+    return gap == "." and abbreviation and previous.text[:1].isupper()
+
+
 def _next_capitalised(tokens: tuple[Token, ...], i: int, text: str) -> bool:
     if i + 1 >= len(tokens) or text[tokens[i].end : tokens[i + 1].start].strip():
         return False
@@ -150,6 +167,10 @@ def _next_capitalised(tokens: tuple[Token, ...], i: int, text: str) -> bool:
 
 
 def _strip_titles(run: list[Token]) -> list[Token]:
+    """Drop the titles before a name: "President Obama", "Florida GOP Gov. Rick Scott"."""
+    cuts = [k for k, t in enumerate(run[:-1]) if t.lower in SHORT_TITLES]
+    if cuts:
+        run = run[cuts[-1] + 1 :]
     i = 0
     while i < len(run) - 1 and (run[i].lower.rstrip(".") in TITLES or run[i].lower in CONNECTORS):
         i += 1
@@ -169,6 +190,14 @@ def person_like(name: str) -> bool:
     return last.lower() not in GENERIC_HEADS and not (last.isupper() and len(last) > 1)
 
 
+def _part_of(short: tuple[str, ...], long: tuple[str, ...]) -> bool:
+    """ "Kerry" ends "John Kerry"; "Omar Mateen" has the first and last words of "Omar Mir
+    Seddique Mateen"."""
+    if long[-len(short) :] == short:
+        return True
+    return len(short) > 1 and short[0] == long[0] and short[-1] == long[-1]
+
+
 def canonical_names(phrases: Counter[str]) -> dict[str, str]:
     """Map each phrase to its entity's name: the most mentioned longer phrase it ends, if any
     (then that phrase's own entity name)."""
@@ -179,7 +208,7 @@ def canonical_names(phrases: Counter[str]) -> dict[str, str]:
     parent: dict[str, str] = {}
     for bucket in buckets.values():
         for words in bucket:
-            longer = [q for q in bucket if len(q) > len(words) and q[-len(words) :] == words]
+            longer = [q for q in bucket if len(q) > len(words) and _part_of(words, q)]
             best = max(longer, key=lambda q: (phrases[" ".join(q)], len(q), q), default=words)
             parent[" ".join(words)] = " ".join(best)
     canonical: dict[str, str] = {}

@@ -3,9 +3,9 @@
 Digits (``1,200``, ``3.5``), with a currency sign or word (``$``, ``€``, ``£``, ``dollars``),
 a scale (``million``, ``billion``, ``bn``) or a percent sign or word. Spelled numbers
 (``three``, ``a dozen``) only when a casualty word follows. Not figures: years (1900-2100 with
-nothing attached), days of months (``Jan. 5``, ``5 March``), times (``5 p.m.``, ``10:30``),
-ordinals (``2nd``), numbers inside names (``F-16``, ``COVID-19``), dates like ``9/11`` and
-``No. 10``.
+nothing attached), ages (``Matthew Denice, 23,``), days of months (``Jan. 5``, ``5 March``),
+times (``5 p.m.``, ``10:30``), ordinals (``2nd``), numbers inside names (``F-16``,
+``COVID-19``), dates like ``9/11`` and ``No. 10``.
 
 A casualty figure has a casualty word (killed, dead, wounded, ...) within the next four words,
 or ``killing``/``killed``/``death toll`` just before it.
@@ -24,13 +24,13 @@ NUMBER_RE = re.compile(
 )
 SCALE_RE = re.compile(r"[\s-]?(million|billion|trillion|thousand|bn|mn|m|k)\b", re.IGNORECASE)
 PERCENT_RE = re.compile(r"\s?(%|percent\b|per cent\b)", re.IGNORECASE)
-CURRENCY_WORD_RE = re.compile(
-    r"\s(dollars|euros|pounds|yuan|rubles|roubles|yen|rupees)\b", re.IGNORECASE
-)
+CURRENCY_WORD_RE = re.compile(r"\s(dollars|euros|yuan|rubles|roubles|yen|rupees)\b", re.IGNORECASE)
 MONTH = r"(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec)[a-z]*\.?"
 DATE_BEFORE_RE = re.compile(MONTH + r"\s$")
 DATE_AFTER_RE = re.compile(r"\s" + MONTH + r"(?!\w)")
 TIME_AFTER_RE = re.compile(r"\s?(a\.m\.|p\.m\.|am\b|pm\b|GMT|ET\b|:\d)", re.IGNORECASE)
+AGE_BEFORE_RE = re.compile(r"[A-Z][\w.'’-]*,\s$")
+MAX_AGE = 120
 NO_BEFORE_RE = re.compile(r"(?:No|Nos|Number|Article|Section|Chapter|Resolution)\.?\s$")
 WORD_RE = re.compile(r"[A-Za-z][\w'-]*")
 SPELLED_RE = re.compile(
@@ -52,7 +52,7 @@ SCALES = {
 }  # fmt: skip
 CASUALTY_WORDS = word_set(
     """killed dead died deaths death casualties wounded injured injuries fatalities victims
-    bodies slain murdered hurt missing"""
+    bodies slain murdered"""
 )
 CASUALTY_BEFORE_RE = re.compile(
     r"(killing|killed|kills|toll|death toll of|deaths of)\s"
@@ -90,6 +90,8 @@ def _digits(text: str, match: re.Match[str]) -> Figure | None:
     before = text[max(0, match.start() - 24) : match.start()]
     if DATE_BEFORE_RE.search(before) or NO_BEFORE_RE.search(before):
         return None
+    if AGE_BEFORE_RE.search(before) and text[end : end + 1] == "," and value < MAX_AGE:
+        return None  # "Matthew Denice, 23, was killed": an age
     if (
         DATE_AFTER_RE.match(text, end)
         or TIME_AFTER_RE.match(text, end)
