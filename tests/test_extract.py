@@ -187,6 +187,14 @@ def test_a_multibyte_character_cut_by_the_cap_leaves_no_garbage(russian: list[st
     assert russian[0] in page.text
 
 
+def test_a_pathologically_deep_page_neither_hangs_nor_explodes() -> None:
+    deep = b"<html><body>" + b"<div>" * 100_000 + b"text" + b"</div>" * 100_000 + b"</body></html>"
+    start = time.monotonic()
+    page = extract(deep)
+    assert time.monotonic() - start < 10
+    assert Flag.NOT_HTML not in page.flags
+
+
 # --- metadata -----------------------------------------------------------------------------------
 
 

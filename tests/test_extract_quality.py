@@ -80,6 +80,12 @@ def test_a_section_front_of_real_headlines_is_an_index_page(
     assert Flag.INDEX_PAGE in page.flags
 
 
+def test_a_page_of_over_a_thousand_story_links_is_an_index_page(shared_data: Path) -> None:
+    items = feed_items(shared_data, "78f77fae2e1ffc14")  # NYT World, 57 items
+    many = [(t, f"{link}?page={n}", s) for n in range(25) for t, link, s in items][:1_100]
+    assert Flag.INDEX_PAGE in built(section_front(many, summaries=False)).flags
+
+
 def test_a_few_related_headlines_under_an_article_do_not_make_an_index(
     shared_data: Path, bench: Benchmark
 ) -> None:
