@@ -48,6 +48,7 @@ EXTRACTOR_VERSION = 1
 _DEFAULTS = ExtractSettings()
 _RESCUE_BELOW_CHARS = 250  # trafilatura's MIN_EXTRACTED_SIZE: below it, run the full cascade
 _NO_DATE_BOUND = "2099-12-31"
+_CLOCK_SLACK = timedelta(minutes=5)
 _DATE_FORMAT = "%Y-%m-%dT%H:%M:%S%z"
 _SPACES = re.compile(r"\s+")
 _CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
@@ -67,7 +68,11 @@ def extract_page(
     max_html_bytes: int = _DEFAULTS.max_html_bytes,
     now: datetime | None = None,
 ) -> ExtractedPage:
-    """Extract one fetched page. ``now`` bounds the page date (None: no bound).
+    """Extract one fetched page.
+
+    ``now`` (the fetch time) bounds the page date: htmldate ignores dates after ``now``'s
+    day, and a date still later than ``now`` (a wrong zone, say) is kept and flagged
+    ``future_date``. None means no bound (and no clock is read either way).
 
     Raises ``ExtractError`` only when the extractor library itself fails on the page.
     """
@@ -86,6 +91,8 @@ def extract_page(
     text = "\n\n".join(paragraphs)
     flags |= _quality.flags(tree, paragraphs, signals, min_text_chars=min_text_chars)
     published = _published(document.date, signals)
+    if published and now and published > now + _CLOCK_SLACK:
+        flags.add(Flag.FUTURE_DATE)
     return ExtractedPage(
         title=_clean(document.title),
         text=text,
@@ -116,7 +123,8 @@ def _run_trafilatura(tree: lxml.html.HtmlElement, url: str, now: datetime | None
     date_params = {
         "original_date": True,
         "extensive_search": False,
-        "max_date": now.date().isoformat() if now else _NO_DATE_BOUND,
+        # htmldate compares naive dates: allow the rest of today wherever the page is
+        "max_date": (now + timedelta(days=1)).date().isoformat() if now else _NO_DATE_BOUND,
         "outputformat": _DATE_FORMAT,
     }
     try:

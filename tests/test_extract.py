@@ -236,6 +236,17 @@ def test_a_date_after_now_is_not_taken(portuguese: list[str]) -> None:
     assert unbounded.published == datetime(2027, 3, 1, 10, 0, tzinfo=UTC)
 
 
+def test_a_date_later_today_is_kept_and_flagged(portuguese: list[str]) -> None:
+    head = '<meta property="article:published_time" content="2026-11-28T18:00:00Z">'
+    page = extract(article_html("Serelepe", portuguese, head=head).encode())
+    assert page.published == datetime(2026, 11, 28, 18, 0, tzinfo=UTC)
+    assert Flag.FUTURE_DATE in page.flags
+    earlier = head.replace("18:00", "08:00")
+    assert (
+        Flag.FUTURE_DATE not in extract(article_html("S", portuguese, head=earlier).encode()).flags
+    )
+
+
 def test_a_declared_language_loses_to_clear_text_in_another_one(bench: Benchmark) -> None:
     page = extract(bench.html("57b4dafd"), url=bench.url("57b4dafd"))  # says en, is German
     assert page.language == "de"
