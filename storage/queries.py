@@ -1,0 +1,381 @@
+"""Read-side queries for the web UI, the JSON API and exports: plain dataclasses and dicts.
+
+Lists page by keyset (the last row's sort key, never an offset), so a page costs the same at
+row 10 and at row 10 million, and ``next_key`` is None exactly when nothing follows. Search
+goes through SQLite FTS5 or PostgreSQL full-text with every user word bound as a parameter;
+words are extracted from the query first, so no search syntax (quotes, ``*``, ``NEAR(``,
+``OR``, ``-``) reaches the engine. Export rows stream from one statement with ``yield_per``
+(a server-side cursor on PostgreSQL), without a row cap.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any, Generic, TypeVar
+
+from sqlalchemy import (
+    ColumnElement,
+    Engine,
+    Select,
+    and_,
+    exists,
+    func,
+    literal_column,
+    or_,
+    select,
+    text,
+    type_coerce,
+)
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.engine import Connection
+
+from aggregator.errors import InputError, NotFoundError
+from storage.models import (
+    ArticleRevisionRow,
+    ArticleRow,
+    MembershipRow,
+    OutletRow,
+    ParamSetRow,
+    StoryClusterRow,
+)
+
+T = TypeVar("T")
+AnySelect = Select[*tuple[Any, ...]]
+C, A, M = StoryClusterRow, ArticleRow, MembershipRow
+MAX_TERMS, MAX_TERM_CHARS = 16, 64
+WORD_RE = re.compile(r"[^\W_]+")
+CLUSTER_SORTS = ("latest", "largest")
+PG_DOCUMENT = "left(coalesce(articles.title, '') || ' ' || coalesce(articles.text, ''), 200000)"
+
+
+@dataclass(frozen=True, slots=True)
+class Page(Generic[T]):
+    items: list[T]
+    next_key: tuple[Any, ...] | None
+
+
+@dataclass(frozen=True, slots=True)
+class ClusterFilters:
+    since: datetime | None = None
+    until: datetime | None = None
+    outlets: tuple[str, ...] = ()  # covered by any of these
+    labelled: tuple[str, ...] | None = None  # and by any of these (a label filter); () = none
+    language: str | None = None
+    min_outlets: int | None = None
+    terms: tuple[str, ...] = ()  # from ``search_terms``
+
+
+@dataclass(frozen=True, slots=True)
+class ArticleFilters:
+    since: datetime | None = None
+    until: datetime | None = None
+    outlets: tuple[str, ...] = ()
+    terms: tuple[str, ...] = ()
+    cluster: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ClusterItem:
+    id: int
+    title: str
+    language: str | None
+    first_published: datetime | None
+    last_updated: datetime | None
+    article_count: int
+    outlet_count: int
+    outlets: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ClusterDetail:
+    cluster: ClusterItem
+    merged_into: int | None
+    param_version: str
+    comparison: dict[str, Any] | None
+    comparison_at: datetime | None
+    comparison_stale: bool
+    articles: list[dict[str, Any]] = field(default_factory=list)
+
+
+def search_terms(query: str) -> tuple[str, ...]:
+    """The words of a search box, stripped of every operator. InputError when none."""
+    words = tuple(w[:MAX_TERM_CHARS] for w in WORD_RE.findall(query))
+    if not words:
+        raise InputError("the search has no words in it", resource="q")
+    if len(words) > MAX_TERMS:
+        raise InputError(f"at most {MAX_TERMS} search words", resource="q")
+    return words
+
+
+def _matching_articles(dialect: str, terms: Sequence[str]) -> AnySelect:
+    """Ids of the articles that contain every word (parameterised full-text search)."""
+    if dialect == "postgresql":
+        condition = text(
+            f"to_tsvector('simple', {PG_DOCUMENT}) @@ plainto_tsquery('simple', :fts_words)"
+        ).bindparams(fts_words=" ".join(terms))
+        return select(A.id).where(condition)
+    phrase = " ".join(f'"{term}"' for term in terms)  # words only: no quote can occur inside
+    return (
+        select(literal_column("rowid"))
+        .select_from(text("articles_fts"))
+        .where(text("articles_fts MATCH :fts_words").bindparams(fts_words=phrase))
+    )
+
+
+def _covers_any(dialect: str, outlets: Sequence[str]) -> ColumnElement[bool]:
+    if dialect == "postgresql":
+        jsonb = type_coerce(C.outlets, postgresql.JSONB)
+        return jsonb.has_any(postgresql.array(list(outlets)))  # type: ignore[no-any-return]
+    each = func.json_each(C.outlets).table_valued("value").alias("cluster_outlet")
+    return exists(select(1).select_from(each).where(each.c.value.in_(list(outlets))))
+
+
+def _before(columns: Sequence[Any], values: Sequence[Any]) -> ColumnElement[bool]:
+    """Rows after ``values`` in descending order of ``columns`` (a keyset condition)."""
+    parts = [
+        and_(
+            *(c == v for c, v in zip(columns[:i], values[:i], strict=True)), columns[i] < values[i]
+        )
+        for i in range(len(columns))
+    ]
+    return and_(columns[0] <= values[0], or_(*parts))
+
+
+def active_version(conn: Connection) -> str | None:
+    return conn.scalar(select(ParamSetRow.version).where(ParamSetRow.active))
+
+
+# -- clusters -------------------------------------------------------------------------------
+
+
+def _cluster_item(row: Any) -> ClusterItem:
+    return ClusterItem(
+        row.id,
+        row.title,
+        row.language,
+        row.first_published,
+        row.last_updated,
+        row.article_count,
+        row.outlet_count,
+        tuple(row.outlets or ()),
+    )
+
+
+def cluster_conditions(dialect: str, version: str, f: ClusterFilters) -> list[Any]:
+    conditions: list[Any] = [C.param_version == version, C.merged_into.is_(None)]
+    conditions += [C.article_count > 0, C.last_updated.is_not(None)]
+    if f.since is not None:
+        conditions.append(C.last_updated >= f.since)
+    if f.until is not None:
+        conditions.append(C.first_published < f.until)
+    if f.language:
+        conditions.append(C.language == f.language)
+    if f.min_outlets is not None:
+        conditions.append(C.outlet_count >= f.min_outlets)
+    if f.outlets:
+        conditions.append(_covers_any(dialect, f.outlets))
+    if f.labelled is not None:
+        conditions.append(_covers_any(dialect, f.labelled) if f.labelled else C.id.is_(None))
+    if f.terms:
+        members = select(M.cluster_id).where(
+            M.param_version == version, M.article_id.in_(_matching_articles(dialect, f.terms))
+        )
+        conditions.append(C.id.in_(members))
+    return conditions
+
+
+def list_clusters(
+    engine: Engine,
+    filters: ClusterFilters,
+    *,
+    sort: str = "latest",
+    after: tuple[Any, ...] | None = None,
+    limit: int = 50,
+) -> Page[ClusterItem]:
+    """Story clusters of the active parameter set, newest (``latest``) or widest
+    (``largest``: most outlets, then most articles) first."""
+    keys = [C.last_updated, C.id] if sort == "latest" else [C.outlet_count, C.article_count, C.id]
+    with engine.connect() as conn:
+        version = active_version(conn)
+        if version is None:
+            return Page([], None)
+        query = select(C).where(*cluster_conditions(engine.dialect.name, version, filters))
+        if after is not None:
+            query = query.where(_before(keys, after))
+        rows = conn.execute(query.order_by(*(k.desc() for k in keys)).limit(limit + 1)).all()
+    items = [_cluster_item(row) for row in rows[:limit]]
+    if len(rows) <= limit:
+        return Page(items, None)
+    last = items[-1]
+    key = (
+        (last.last_updated, last.id)
+        if sort == "latest"
+        else (last.outlet_count, last.article_count, last.id)
+    )
+    return Page(items, key)
+
+
+def coverage_times(engine: Engine, cluster_ids: Sequence[int]) -> dict[int, list[datetime]]:
+    """Each cluster's article times (published, else first seen), for sparklines."""
+    if not cluster_ids:
+        return {}
+    query = (
+        select(M.cluster_id, func.coalesce(A.published, A.first_seen).label("t"))
+        .join(A, A.id == M.article_id)
+        .where(M.cluster_id.in_(list(cluster_ids)))
+    )
+    out: dict[int, list[datetime]] = {cid: [] for cid in cluster_ids}
+    with engine.connect() as conn:
+        for cluster_id, moment in conn.execute(query):
+            out[cluster_id].append(_utc(moment))
+    return out
+
+
+def _utc(value: Any) -> datetime:
+    """``coalesce`` loses the column type on SQLite: parse and mark UTC by hand."""
+    moment: datetime = datetime.fromisoformat(value) if isinstance(value, str) else value
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+MEMBER_COLUMNS = (
+    A.id,
+    A.external_id,
+    A.outlet_id,
+    A.url,
+    A.title,
+    A.published,
+    A.published_source,
+    A.first_seen,
+    A.language,
+    A.flags,
+    M.copy_group,
+    M.score,
+    M.rule,
+    M.why,
+    M.duplicate_of,
+)
+
+
+def cluster_detail(engine: Engine, cluster_id: int) -> ClusterDetail:
+    with engine.connect() as conn:
+        row = conn.execute(select(C).where(C.id == cluster_id)).first()
+        if row is None:
+            raise NotFoundError("no such story", resource=f"cluster {cluster_id}")
+        members = conn.execute(
+            select(*MEMBER_COLUMNS)
+            .join(M, M.article_id == A.id)
+            .where(M.cluster_id == cluster_id)
+            .order_by(func.coalesce(A.published, A.first_seen), A.id)
+        ).all()
+    return ClusterDetail(
+        cluster=_cluster_item(row),
+        merged_into=row.merged_into,
+        param_version=row.param_version,
+        comparison=row.comparison,
+        comparison_at=row.comparison_at,
+        comparison_stale=bool(row.comparison_stale),
+        articles=[dict(m._mapping) for m in members],
+    )
+
+
+def nearby_clusters(
+    engine: Engine, item: ClusterItem, *, days: int = 3, limit: int = 12
+) -> list[ClusterItem]:
+    """Stories close in time to ``item``: merge candidates for an editor."""
+    if item.first_published is None or item.last_updated is None:
+        return []
+    window = timedelta(days=days)
+    with engine.connect() as conn:
+        version = active_version(conn)
+        rows = conn.execute(
+            select(C)
+            .where(
+                C.param_version == version,
+                C.merged_into.is_(None),
+                C.article_count > 0,
+                C.id != item.id,
+                C.last_updated >= item.first_published - window,
+                C.first_published <= item.last_updated + window,
+            )
+            .order_by(C.last_updated.desc(), C.id.desc())
+            .limit(limit)
+        ).all()
+    return [_cluster_item(row) for row in rows]
+
+
+# -- articles -------------------------------------------------------------------------------
+
+ARTICLE_COLUMNS = (
+    A.id,
+    A.external_id,
+    A.outlet_id,
+    A.url,
+    A.title,
+    A.published,
+    A.published_source,
+    A.first_seen,
+    A.language,
+    A.flags,
+    M.cluster_id.label("story_cluster"),
+    M.copy_group,
+)
+
+
+def article_conditions(dialect: str, f: ArticleFilters) -> list[Any]:
+    conditions: list[Any] = []
+    if f.since is not None:
+        conditions.append(A.published >= f.since)
+    if f.until is not None:
+        conditions.append(A.published < f.until)
+    if f.outlets:
+        conditions.append(A.outlet_id.in_(list(f.outlets)))
+    if f.terms:
+        conditions.append(A.id.in_(_matching_articles(dialect, f.terms)))
+    if f.cluster is not None:
+        conditions.append(M.cluster_id == f.cluster)
+    return conditions
+
+
+def with_membership(query: AnySelect, version: str | None) -> AnySelect:
+    return query.outerjoin(M, and_(M.article_id == A.id, M.param_version == version))
+
+
+def list_articles(
+    engine: Engine, filters: ArticleFilters, *, after: int | None = None, limit: int = 50
+) -> Page[dict[str, Any]]:
+    """Articles, most recently stored first (by id)."""
+    with engine.connect() as conn:
+        version = active_version(conn)
+        query = with_membership(select(*ARTICLE_COLUMNS), version)
+        query = query.where(*article_conditions(engine.dialect.name, filters))
+        if after is not None:
+            query = query.where(A.id < after)
+        rows = conn.execute(query.order_by(A.id.desc()).limit(limit + 1)).all()
+    items = [dict(row._mapping) for row in rows[:limit]]
+    return Page(items, (items[-1]["id"],) if len(rows) > limit else None)
+
+
+def article_detail(engine: Engine, article_id: int) -> dict[str, Any]:
+    """An article with its text, provenance, membership and earlier headlines."""
+    with engine.connect() as conn:
+        version = active_version(conn)
+        columns = (A, M.cluster_id, M.copy_group, M.score, M.rule, M.why)
+        row = conn.execute(
+            with_membership(select(*columns), version).where(A.id == article_id)
+        ).first()
+        if row is None:
+            raise NotFoundError("no such article", resource=f"article {article_id}")
+        revisions = conn.execute(
+            select(
+                ArticleRevisionRow.revision, ArticleRevisionRow.title, ArticleRevisionRow.seen_at
+            )
+            .where(ArticleRevisionRow.article_id == article_id)
+            .order_by(ArticleRevisionRow.revision)
+        ).all()
+        outlet = conn.execute(select(OutletRow.name).where(OutletRow.id == row.outlet_id)).scalar()
+    detail = dict(row._mapping)
+    detail.update(outlet_name=outlet, revisions=[dict(r._mapping) for r in revisions])
+    return detail
