@@ -6,6 +6,7 @@ from typing import Any
 
 import uvicorn
 
+from aggregator.metrics import Metrics
 from aggregator.settings import Settings
 from aggregator.web.app import create_app
 
@@ -17,8 +18,11 @@ def serve_web(
     service: Any | None,
     host: str | None = None,
     port: int | None = None,
+    metrics: Metrics | None = None,
 ) -> None:
-    app = create_app(settings, store, service=service)
+    """``metrics``: the object the pipeline counts into (same process); None makes a fresh
+    one, which still reports the queue depths."""
+    app = create_app(settings, store, service=service, metrics=metrics)
     config = uvicorn.Config(
         app,
         host=host or settings.web.host,

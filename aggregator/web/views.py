@@ -1,0 +1,163 @@
+"""Small pure helpers for the templates: safe links, sanitised HTML, times, sparklines, and the
+"why is this here" explanation of a membership."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+import nh3
+from markupsafe import Markup
+
+ALLOWED_TAGS = {"p", "br", "a", "em", "strong", "b", "i", "ul", "ol", "li", "blockquote", "q"}
+SAFE_SCHEMES = {"http", "https"}
+
+
+def safe_href(url: object) -> str | None:
+    """The URL if a browser may follow it (http/https with a host), else None: no
+    ``javascript:``, ``data:`` or entity-obfuscated schemes ever reach an ``href``."""
+    if not isinstance(url, str):
+        return None
+    url = url.strip()
+    if not url or len(url) > 4000 or any(ord(ch) <= 32 or ord(ch) == 127 for ch in url):
+        return None
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return None
+    if parts.scheme.lower() not in SAFE_SCHEMES or not parts.netloc:
+        return None
+    return url
+
+
+def clean_html(html: str) -> Markup:
+    """Stored HTML (a feed summary) made safe at render time with nh3."""
+    cleaned = nh3.clean(
+        html or "",
+        tags=ALLOWED_TAGS,
+        attributes={"a": {"href", "title"}},
+        url_schemes=SAFE_SCHEMES,
+        link_rel="noopener noreferrer nofollow",
+        clean_content_tags={"script", "style"},
+    )
+    return Markup(cleaned)  # noqa: S704 - nh3 output is sanitised HTML
+
+
+def fmt_time(value: object, precision: str = "minute") -> str:
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            return str(value)
+    if not isinstance(value, datetime):
+        return "—"
+    if precision == "day" or (value.hour == value.minute == value.second == 0):
+        return value.strftime("%Y-%m-%d")
+    return value.strftime("%Y-%m-%d %H:%M UTC")
+
+
+def fmt_duration(seconds: object) -> str:
+    if not isinstance(seconds, int | float) or isinstance(seconds, bool):
+        return "—"
+    s = abs(float(seconds))
+    if s < 120:
+        text = f"{s:.0f} s"
+    elif s < 7200:
+        text = f"{s / 60:.0f} min"
+    elif s < 2 * 86400:
+        text = f"{s / 3600:.1f} h"
+    else:
+        text = f"{s / 86400:.1f} days"
+    return text if seconds >= 0 else f"-{text}"
+
+
+def paragraphs(text: str | None, limit: int = 400) -> list[str]:
+    parts = [p.strip() for p in (text or "").split("\n") if p.strip()]
+    return parts[:limit]
+
+
+@dataclass(frozen=True, slots=True)
+class Bar:
+    x: float
+    y: float
+    width: float
+    height: float
+    count: int
+
+
+def sparkline(
+    times: Sequence[datetime], *, width: float = 120, height: float = 24, buckets: int = 16
+) -> list[Bar]:
+    """Coverage over time as bars: articles per slice of the story's time span."""
+    if not times:
+        return []
+    start, end = min(times), max(times)
+    span = (end - start).total_seconds()
+    counts = [0] * buckets
+    for moment in times:
+        i = (
+            0
+            if span <= 0
+            else min(buckets - 1, int((moment - start).total_seconds() / span * buckets))
+        )
+        counts[i] += 1
+    top = max(counts)
+    step = width / buckets
+    bars = []
+    for i, count in enumerate(counts):
+        if count:
+            h = max(2.0, height * count / top)
+            bars.append(
+                Bar(
+                    round(i * step, 2),
+                    round(height - h, 2),
+                    round(step * 0.8, 2),
+                    round(h, 2),
+                    count,
+                )
+            )
+    return bars
+
+
+WHY_LABELS = {
+    "score": "score",
+    "rule": "rule",
+    "shared_terms": "shared terms",
+    "terms": "shared terms",
+    "gap_s": "time gap",
+    "time_gap_s": "time gap",
+    "near_miss": "nearest other story",
+}
+
+
+def _why_value(key: str, value: Any) -> str:
+    if key.endswith("_s") and isinstance(value, int | float):
+        return fmt_duration(value)
+    if isinstance(value, float):
+        return f"{value:.3f}"
+    if isinstance(value, list | tuple):
+        return ", ".join(_why_value("", v) for v in value[:20])
+    if isinstance(value, Mapping):
+        return "; ".join(f"{k}: {_why_value(str(k), v)}" for k, v in list(value.items())[:10])
+    return str(value)[:300]
+
+
+def why_lines(
+    why: Mapping[str, Any] | None, score: float | None, rule: str | None
+) -> list[tuple[str, str]]:
+    """(label, text) pairs explaining a membership: score, rule, shared terms, time gap, the
+    rest of whatever the dedup engine recorded."""
+    data = dict(why or {})
+    data.setdefault("score", score)
+    data.setdefault("rule", rule)
+    ordered: Iterable[str] = [k for k in WHY_LABELS if k in data] + sorted(
+        k for k in data if k not in WHY_LABELS
+    )
+    return [
+        (WHY_LABELS.get(key, key.replace("_", " ")), _why_value(key, data[key]))
+        for key in ordered
+        if data[key] is not None and data[key] != []
+    ]
