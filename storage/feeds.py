@@ -71,17 +71,23 @@ class FeedRepo(Repo):
         self, configs: Sequence[OutletConfig], *, default_interval: int, now: datetime
     ) -> SyncReport:
         """Insert or update outlets and their feeds from configuration. Never deletes:
-        feeds dropped from the file keep their history (disable them instead)."""
+        feeds dropped from the file keep their history (disable them instead). Safe when
+        several processes start at once (inserts are ON CONFLICT DO NOTHING)."""
         added = updated = feeds_added = 0
         with self.session() as session:
             for config in configs:
-                row = session.get(OutletRow, config.id)
-                if row is None:
-                    session.add(_outlet_row(config, now))
+                inserted = session.execute(
+                    self.insert(OutletRow.__table__)
+                    .values(_outlet_values(config, now))
+                    .on_conflict_do_nothing()
+                    .returning(OutletRow.id)
+                ).first()
+                if inserted is not None:
                     added += 1
-                elif _update_outlet(row, config, now):
-                    updated += 1
-                session.flush()
+                else:
+                    row = session.get(OutletRow, config.id, with_for_update=self.skip_locked)
+                    if row is not None and _update_outlet(row, config, now):
+                        updated += 1
                 interval = config.interval_minutes or default_interval
                 feeds_added += self._add_feeds(session, config.id, config.feeds, interval, now)
         return SyncReport(added, updated, feeds_added)
@@ -89,25 +95,30 @@ class FeedRepo(Repo):
     def _add_feeds(
         self, session: Session, outlet_id: str, urls: Iterable[str], interval: int, now: datetime
     ) -> int:
-        existing = {row.url: row for row in session.scalars(select(FeedRow))}
         count = 0
-        for url in urls:
-            row = existing.get(url)
-            if row is None:
-                session.add(
-                    FeedRow(
-                        outlet_id=outlet_id,
-                        url=url,
-                        state=FeedState.ACTIVE.value,
-                        interval_minutes=interval,
-                        next_check_at=now,
-                        error_count=0,
-                        created_at=now,
-                    )
+        for url in dict.fromkeys(urls):
+            inserted = session.execute(
+                self.insert(FeedRow.__table__)
+                .values(
+                    outlet_id=outlet_id,
+                    url=url,
+                    state=FeedState.ACTIVE.value,
+                    interval_minutes=interval,
+                    next_check_at=now,
+                    error_count=0,
+                    created_at=now,
                 )
+                .on_conflict_do_nothing()
+                .returning(FeedRow.id)
+            ).first()
+            if inserted is not None:
                 count += 1
-            elif row.interval_minutes != interval:
-                row.interval_minutes = interval
+            else:
+                session.execute(
+                    update(FeedRow)
+                    .where(FeedRow.url == url, FeedRow.interval_minutes != interval)
+                    .values(interval_minutes=interval)
+                )
         return count
 
     def outlets(self) -> list[Outlet]:
@@ -305,18 +316,18 @@ def _log_entry(row: FetchLogRow) -> FetchLogEntry:
     )
 
 
-def _outlet_row(config: OutletConfig, now: datetime) -> OutletRow:
-    return OutletRow(
-        id=config.id,
-        name=config.name,
-        homepage=config.homepage,
-        country=config.country,
-        language=config.language,
-        labels=dict(config.labels),
-        interval_minutes=config.interval_minutes,
-        created_at=now,
-        updated_at=now,
-    )
+def _outlet_values(config: OutletConfig, now: datetime) -> dict[str, Any]:
+    return {
+        "id": config.id,
+        "name": config.name,
+        "homepage": config.homepage,
+        "country": config.country,
+        "language": config.language,
+        "labels": dict(config.labels),
+        "interval_minutes": config.interval_minutes,
+        "created_at": now,
+        "updated_at": now,
+    }
 
 
 def _update_outlet(row: OutletRow, config: OutletConfig, now: datetime) -> bool:
