@@ -150,11 +150,13 @@ def test_distinctive_words_of_the_beck_story(basil: list[dict[str, Any]]) -> Non
     articles = [
         CompareArticle(r["id"], r["outlet"], r["title"], r["text"], first_seen=SEEN) for r in rows
     ]
-    distinctive = compare_cluster(articles)["terms"]["distinctive"]["outlets"]
+    result = compare_cluster(articles)["terms"]["distinctive"]
+    distinctive, names = result["outlets"], result["names"]
     hpo = {w["word"]: w for w in distinctive["hpo"]}
     assert hpo["tent"]["count"] == 5
-    assert "beck" in {w["word"] for w in distinctive["fox"][:3]}
-    for words in distinctive.values():
+    assert names["fox"][0]["word"] == "beck"  # names are listed apart from word choices
+    assert "beck" not in {w["word"] for ws in distinctive.values() for w in ws}
+    for words in [*distinctive.values(), *names.values()]:
         zs = [w["z"] for w in words]
         assert zs == sorted(zs, reverse=True)
         assert all(w["count"] > 0 and w["word"] not in {"the", "said", "and"} for w in words)

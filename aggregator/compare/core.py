@@ -59,7 +59,7 @@ def compare_cluster(
         "terms": {
             "words": outlet_words(docs),
             "groups": term_choices(docs, Matcher(lexicons), options),
-            "distinctive": distinctive_words(docs, options, background),
+            "distinctive": distinctive_words(docs, options, background, vocab.names),
         },
         "quotes": compare_quotes(docs, vocab, options),
         "headlines": compare_headlines(docs),

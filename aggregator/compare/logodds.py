@@ -13,7 +13,9 @@ The prior is ``a_w = a0 * p_w``: ``p`` is the word distribution of the whole clu
 paper's choice: the pooled speeches), or of a background corpus passed in (add-one smoothed
 over the cluster's words). ``a0`` defaults to the size of the cluster, so the prior weighs as
 much as the data; ``CompareOptions.prior_scale`` sets it. Words are lower-cased; stop words,
-bare numbers and one-letter words are counted but not listed.
+bare numbers and one-letter words are counted but not listed. Names (words the cluster
+capitalises inside sentences and never writes in lower case) are listed apart from the other
+words: the names say whom an outlet covers, the other words how it words the story.
 """
 
 from __future__ import annotations
@@ -40,8 +42,10 @@ def distinctive_words(
     docs: list[Doc],
     options: CompareOptions,
     background: Mapping[str, int] | None = None,
+    names: frozenset[str] = frozenset(),
 ) -> dict[str, Any]:
-    """Per outlet, the words it uses more than the rest of the cluster, by z-score."""
+    """Per outlet, the words it uses more than the rest of the cluster, by z-score: word
+    choices under ``outlets``, names (lower-cased ``names``) apart under ``names``."""
     counts = outlet_counts(docs)
     vocab = sorted(set().union(*counts.values())) if counts else []
     matrix = np.array([[c[w] for w in vocab] for c in counts.values()], dtype=float)
@@ -50,16 +54,20 @@ def distinctive_words(
         "prior": "background" if background is not None else "cluster",
         "alpha0": None,
         "outlets": {},
+        "names": {},
     }
-    if len(counts) < 2 or not vocab:
+    if len(counts) < 2 or len(vocab) < 2:
         return result
     alpha, alpha0 = _prior(matrix, vocab, options, background)
     result["alpha0"] = rounded(alpha0, 2)
     totals = matrix.sum(axis=0)
     content = np.array([is_content_word(w) for w in vocab])
+    is_name = np.array([w in names for w in vocab], dtype=bool)
     for row, outlet in enumerate(counts):
         z, delta = _zscores(matrix[row], totals - matrix[row], alpha, alpha0)
-        result["outlets"][outlet] = _top(vocab, matrix[row], z, delta, content, options=options)
+        scored = (vocab, matrix[row], z, delta)
+        result["outlets"][outlet] = _top(scored, content & ~is_name, options=options)
+        result["names"][outlet] = _top(scored, content & is_name, options=options)
     return result
 
 
@@ -93,17 +101,15 @@ def _zscores(
     return delta / np.sqrt(variance), delta
 
 
+Scored = tuple[list[str], "np.ndarray[Any, Any]", "np.ndarray[Any, Any]", "np.ndarray[Any, Any]"]
+
+
 def _top(
-    vocab: list[str],
-    counts: np.ndarray[Any, Any],
-    z: np.ndarray[Any, Any],
-    delta: np.ndarray[Any, Any],
-    content: np.ndarray[Any, Any],
-    *,
-    options: CompareOptions,
+    scored: Scored, listed: np.ndarray[Any, Any], *, options: CompareOptions
 ) -> list[dict[str, Any]]:
+    vocab, counts, z, delta = scored
     words = counts.sum()
-    keep = np.flatnonzero(content & (counts > 0) & (z > options.min_z))
+    keep = np.flatnonzero(listed & (counts > 0) & (z > options.min_z))
     ranked = sorted(keep.tolist(), key=lambda k: (-round(float(z[k]), 6), vocab[k]))
     return [
         {

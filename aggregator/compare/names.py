@@ -56,6 +56,11 @@ class Vocabulary:
     lower: frozenset[str]
     midcap: frozenset[str]
 
+    @property
+    def names(self) -> frozenset[str]:
+        """Lower-cased words the cluster capitalises inside sentences, never in lower case."""
+        return self.midcap - self.lower
+
 
 def cluster_vocabulary(docs: list[Doc]) -> Vocabulary:
     lower = {t.lower for d in docs for t in d.tokens if t.text[:1].islower()}

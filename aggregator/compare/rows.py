@@ -3,8 +3,9 @@
 ``comparison_rows`` gives one row per (cluster, outlet) and one per (cluster, outlet, term);
 every value is a str, int, float, bool or None. Outlet labels become ``label_<key>`` columns.
 Term rows are of two kinds: ``variant`` (a lexicon variant used by at least one outlet of the
-cluster; outlets that did not use it get a row with count 0) and ``distinctive`` (a word of the
-outlet's distinctive-word list, with its z-score and rank).
+cluster; outlets that did not use it get a row with count 0), ``distinctive`` (a word of the
+outlet's distinctive-word list, with its z-score and rank) and ``distinctive_name`` (the same
+for names).
 """
 
 from __future__ import annotations
@@ -50,8 +51,9 @@ def _outlet_row(cluster_id: str | int, outlet: str, c: dict[str, Any]) -> dict[s
     row.update(_quote_cols(c["quotes"]["by_outlet"].get(outlet)))
     row.update(_headline_cols(c["headlines"]["outlets"].get(outlet)))
     row.update(_omission_cols(outlet, c["omissions"]))
-    words = c["terms"]["distinctive"]["outlets"].get(outlet, [])
-    row["distinctive_words"] = " ".join(w["word"] for w in words)
+    distinctive = c["terms"]["distinctive"]
+    row["distinctive_words"] = " ".join(w["word"] for w in distinctive["outlets"].get(outlet, []))
+    row["distinctive_names"] = " ".join(w["word"] for w in distinctive["names"].get(outlet, []))
     return row
 
 
@@ -131,10 +133,11 @@ def _term_rows(cluster_id: str | int, outlet: str, c: dict[str, Any]) -> list[di
             rows.append(
                 _term(cluster_id, outlet, "variant", group=group["id"], term=variant, counts=counts)
             )
-    for rank, word in enumerate(c["terms"]["distinctive"]["outlets"].get(outlet, []), start=1):
-        row = _term(cluster_id, outlet, "distinctive", group=None, term=word["word"], counts=word)
-        row.update(z=word["z"], rank=rank)
-        rows.append(row)
+    for kind, key in (("distinctive", "outlets"), ("distinctive_name", "names")):
+        for rank, word in enumerate(c["terms"]["distinctive"][key].get(outlet, []), start=1):
+            row = _term(cluster_id, outlet, kind, group=None, term=word["word"], counts=word)
+            row.update(z=word["z"], rank=rank)
+            rows.append(row)
     return rows
 
 
