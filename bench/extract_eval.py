@@ -146,9 +146,11 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{'extractor':<44} {'precision':>9} {'recall':>7} {'F1':>6}")
     for name, result in sorted(scores.items(), key=lambda item: -item[1].f1):
         print(f"{name:<44} {result.precision:>9.3f} {result.recall:>7.3f} {result.f1:>6.3f}")
+    loadavg = ", ".join(f"{value:.1f}" for value in os.getloadavg())
+    print(f"\nload average before the timings: {loadavg} ({os.cpu_count()} CPUs)")
     rates = speeds(urls, pages, args.repeat)
     title = f"speed ({len(pages)} pages)"
-    print(f"\n{title:<44} {'pages/s':>9} {'ms/page':>7} {'CPU ms':>6}")
+    print(f"{title:<44} {'pages/s':>9} {'ms/page':>7} {'CPU ms':>6}")
     for name, rate in rates.items():
         cpu = f"{rate['cpu_ms_per_page']:>6.1f}" if "cpu_ms_per_page" in rate else f"{'':>6}"
         print(f"{name:<44} {rate['pages_per_s']:>9.1f} {rate['ms_per_page']:>7.1f} {cpu}")
@@ -160,6 +162,7 @@ def main(argv: list[str] | None = None) -> int:
                 "cpus": os.cpu_count(),
                 "python": sys.version.split()[0],
                 "platform": platform.platform(),
+                "load_average_before_timings": loadavg,
             },
         }
         args.json.parent.mkdir(parents=True, exist_ok=True)
