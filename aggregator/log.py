@@ -79,5 +79,14 @@ def configure(fmt: str = "kv", level: str = "INFO") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    for noisy in ("httpx", "httpcore", "apscheduler", "trafilatura", "htmldate", "uvicorn.access"):
+    quiet = (
+        "httpx",
+        "httpcore",
+        "apscheduler",
+        "trafilatura",
+        "htmldate",
+        "uvicorn.access",
+        "alembic",
+    )
+    for noisy in quiet:
         logging.getLogger(noisy).setLevel(logging.WARNING)

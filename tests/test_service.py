@@ -1,0 +1,107 @@
+"""The service: `newsagg run` serves health and polls the real outlets file; with no network it
+shows each outlet's error and keeps running; SIGTERM stops it cleanly; jobs never stack."""
+
+from __future__ import annotations
+
+import json
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from aggregator.service import Service
+from storage.store import Store
+from tests.support.paths import REPO
+from tests.test_poll_e2e import cli_env
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def get_json(url: str) -> tuple[int, dict[str, object]]:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read())
+
+
+@pytest.mark.slow
+def test_run_serves_health_and_keeps_polling_without_network(tmp_path: Path) -> None:
+    db_url = f"sqlite:///{tmp_path / 'newsagg.db'}"
+    env = cli_env(db_url, REPO / "config" / "outlets.toml")
+    env.pop("NEWSAGG_FETCH_ALLOW_HOSTS")
+    env["NEWSAGG_POLL_TICK_SECONDS"] = "2"
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "aggregator", "run", "--port", str(port)],
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        status = 0
+        while time.monotonic() < deadline:
+            try:
+                status, _body = get_json(f"http://127.0.0.1:{port}/healthz")
+                if status == 200:
+                    break
+            except OSError:
+                time.sleep(0.3)
+        assert status == 200
+        errored: list[str] = []
+        while time.monotonic() < deadline:
+            with Store.open(db_url) as store:
+                feeds = store.feeds.feeds()
+            errored = [f.outlet_id for f in feeds if f.last_error_code]
+            if feeds and len(errored) == len(feeds):
+                break
+            time.sleep(0.5)
+        assert feeds and len(errored) == len(feeds)  # every outlet shows its fetch error
+        assert {f.last_error_code for f in feeds} <= {"network", "timeout"}
+        assert all("feed" in (f.last_error or "") for f in feeds)
+        assert proc.poll() is None  # still running
+        status, ready = get_json(f"http://127.0.0.1:{port}/readyz")
+        assert status == 200, ready
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        _out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err[-2000:]
+    assert "outlet=latimes" in err  # structured logs name the outlet
+
+
+def test_jobs_never_stack() -> None:
+    running = 0
+    peak = 0
+    runs = 0
+    lock = threading.Lock()
+
+    def slow_job() -> None:
+        nonlocal running, peak, runs
+        with lock:
+            running += 1
+            runs += 1
+            peak = max(peak, running)
+        time.sleep(1.0)
+        with lock:
+            running -= 1
+
+    service = Service({"slow": (slow_job, 0.1)})
+    service.start()
+    time.sleep(2.5)
+    service.stop(wait=True)
+    assert peak == 1
+    assert 1 <= runs <= 4  # a 1 s job on a 0.1 s interval ran back to back, never 25 times
+    assert not service.running
