@@ -42,7 +42,7 @@ from aggregator._pagebytes import decode_page, parse_tree, sniff_binary, sniff_t
 from aggregator._pagemeta import PageSignals, read_signals
 from aggregator.errors import ExtractError
 from aggregator.settings import ExtractSettings
-from aggregator.types import DateSource, ExtractedPage, Flag
+from aggregator.types import DateSource, ExtractedPage, Flag, utc
 
 EXTRACTOR_VERSION = 1
 _DEFAULTS = ExtractSettings()
@@ -72,10 +72,12 @@ def extract_page(
 
     ``now`` (the fetch time) bounds the page date: htmldate ignores dates after ``now``'s
     day, and a date still later than ``now`` (a wrong zone, say) is kept and flagged
-    ``future_date``. None means no bound (and no clock is read either way).
+    ``future_date``. A naive ``now`` is taken as UTC. None means no bound (and no clock is
+    read either way).
 
     Raises ``ExtractError`` only when the extractor library itself fails on the page.
     """
+    now = utc(now) if now is not None else None
     flags: set[str] = {Flag.GIGANTIC} if len(html) > max_html_bytes else set()
     if sniff_binary(html):
         return _textless(flags | {Flag.NOT_HTML})

@@ -241,6 +241,10 @@ def test_a_date_later_today_is_kept_and_flagged(portuguese: list[str]) -> None:
     page = extract(article_html("Serelepe", portuguese, head=head).encode())
     assert page.published == datetime(2026, 11, 28, 18, 0, tzinfo=UTC)
     assert Flag.FUTURE_DATE in page.flags
+    naive_now = extract_page(
+        article_html("S", portuguese, head=head).encode(), url=URL, now=NOW.replace(tzinfo=None)
+    )
+    assert Flag.FUTURE_DATE in naive_now.flags
     earlier = head.replace("18:00", "08:00")
     assert (
         Flag.FUTURE_DATE not in extract(article_html("S", portuguese, head=earlier).encode()).flags
