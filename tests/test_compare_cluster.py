@@ -12,6 +12,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from aggregator.compare import (
     COMPARE_VERSION,
@@ -283,3 +285,43 @@ def test_flat_rows_for_export(basil: list[dict[str, Any]], lexicons: Any) -> Non
     }
     distinctive = [r for r in term_rows if r["kind"] == "distinctive"]
     assert distinctive and all(isinstance(r["z"], float) and r["rank"] for r in distinctive)
+
+
+MESSY = st.text(
+    alphabet=st.sampled_from(
+        list("ab IS Mr. U.S. 3.5 $ , ; : ! ? … \" “ ” ‘ ’ ' — \n\n 12 killed Кремль 伊朗。")
+    ),
+    max_size=300,
+)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    texts=st.lists(MESSY, min_size=1, max_size=4), titles=st.lists(MESSY, min_size=4, max_size=4)
+)
+def test_any_text_gives_a_valid_comparison(texts: list[str], titles: list[str]) -> None:
+    naive = datetime(2026, 1, 1)  # naive datetimes are taken to be UTC
+    articles = [
+        CompareArticle(
+            str(i),
+            f"o{i % 2}",
+            titles[i],
+            text,
+            first_seen=naive,
+            published=naive,
+            headline_revisions=((naive, titles[i]), (SEEN, titles[(i + 1) % 4])),
+        )
+        for i, text in enumerate(texts)
+    ]
+    result = compare_cluster(articles, (), load_lexicons(REPO / "config" / "lexicons.toml"))
+    json.dumps(result, allow_nan=False)
+    comparison_rows("c", result)
+
+
+def test_empty_cluster_and_duplicate_ids() -> None:
+    empty = compare_cluster([])
+    assert empty["timeline"]["first_reporter"] is None
+    assert comparison_rows(1, empty) == ([], [])
+    twice = [CompareArticle("a", "x", "t", "text", first_seen=SEEN)] * 2
+    with pytest.raises(ValueError, match="duplicate article ids in cluster: a"):
+        compare_cluster(twice)

@@ -14,7 +14,7 @@ from difflib import SequenceMatcher
 from typing import Any
 
 from aggregator.compare.analysis import Doc
-from aggregator.compare.text import iso, rounded, words
+from aggregator.compare.text import as_utc, iso, rounded, words
 
 WORD_RE = re.compile(r"\S+")
 
@@ -108,7 +108,7 @@ def _ratio(base: str, title: str) -> float:
 
 
 def _revisions(doc: Doc) -> list[dict[str, Any]]:
-    revisions = sorted(doc.article.headline_revisions, key=lambda r: (r[0], r[1]))
+    revisions = sorted(doc.article.headline_revisions, key=lambda r: (as_utc(r[0]), r[1]))
     out: list[dict[str, Any]] = []
     previous: str | None = None
     for seen_at, title in revisions:

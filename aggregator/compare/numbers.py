@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from types import MappingProxyType
 
 from aggregator.compare.text import word_set
 
@@ -39,17 +40,17 @@ SPELLED_RE = re.compile(
     r"fifty|sixty|seventy|eighty|ninety|hundred)\b",
     re.IGNORECASE,
 )
-SPELLED = {
+SPELLED = MappingProxyType({
     "a dozen": 12, "dozen": 12, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6,
     "seven": 7, "eight": 8, "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "thirteen": 13,
     "fourteen": 14, "fifteen": 15, "sixteen": 16, "seventeen": 17, "eighteen": 18,
     "nineteen": 19, "twenty": 20, "thirty": 30, "forty": 40, "fifty": 50, "sixty": 60,
     "seventy": 70, "eighty": 80, "ninety": 90, "hundred": 100,
-}  # fmt: skip
-SCALES = {
+})  # fmt: skip
+SCALES = MappingProxyType({
     "thousand": 1e3, "k": 1e3, "million": 1e6, "m": 1e6, "mn": 1e6, "billion": 1e9,
     "bn": 1e9, "trillion": 1e12,
-}  # fmt: skip
+})  # fmt: skip
 CASUALTY_WORDS = word_set(
     """killed dead died deaths death casualties wounded injured injuries fatalities victims
     bodies slain murdered"""

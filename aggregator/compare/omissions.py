@@ -11,6 +11,7 @@ within their family (amounts, percentages, other quantities): "$1.2 billion" equ
 from __future__ import annotations
 
 from collections import Counter, defaultdict
+from types import MappingProxyType
 from typing import Any
 
 from aggregator.compare.analysis import Doc
@@ -23,7 +24,7 @@ from aggregator.compare.names import (
 )
 from aggregator.compare.numbers import Figure, find_figures
 
-KIND_ORDER = {"casualty": 0, "money": 1, "percent": 2, "count": 3, "number": 4}
+KIND_ORDER = MappingProxyType({"casualty": 0, "money": 1, "percent": 2, "count": 3, "number": 4})
 CONTEXT_CHARS = 50
 
 

@@ -11,17 +11,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from types import MappingProxyType
 from typing import Any
 
 from aggregator.compare.model import CompareArticle, CompareOptions
 from aggregator.compare.text import as_utc, iso
 
-SOURCE_WORDS = {
-    "feed": "published time from the feed",
-    "page": "published time from the page's metadata",
-    "import": "published time given in the imported file",
-    "first_seen": "our first sighting (no trustworthy published time)",
-}
+SOURCE_WORDS = MappingProxyType(
+    {
+        "feed": "published time from the feed",
+        "page": "published time from the page's metadata",
+        "import": "published time given in the imported file",
+        "first_seen": "our first sighting (no trustworthy published time)",
+    }
+)
 CLEAR_LEAD_S = 15 * 60
 
 
