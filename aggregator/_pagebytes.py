@@ -26,8 +26,8 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-import lxml.etree  # type: ignore[import-untyped]
-import lxml.html  # type: ignore[import-untyped]
+import lxml.etree
+import lxml.html
 from charset_normalizer import from_bytes
 
 _BINARY_MAGIC: tuple[bytes, ...] = (

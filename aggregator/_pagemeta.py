@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import lxml.html  # type: ignore[import-untyped]
+import lxml.html
 
 _MAX_JSONLD_CHARS = 500_000
 _MAX_JSON_NODES = 2_000

@@ -26,8 +26,8 @@ from __future__ import annotations
 import re
 from collections import Counter
 
-import lxml.etree  # type: ignore[import-untyped]
-import lxml.html  # type: ignore[import-untyped]
+import lxml.etree
+import lxml.html
 
 from aggregator._language import non_latin_share
 from aggregator._pagemeta import PageSignals

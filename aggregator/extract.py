@@ -32,7 +32,7 @@ import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import lxml.html  # type: ignore[import-untyped]
+import lxml.html
 import trafilatura
 from trafilatura.metadata import Document, extract_metadata
 

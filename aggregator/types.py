@@ -227,6 +227,7 @@ class Article:
     external_id: str | None = None
     story_cluster: int | None = None
     copy_group: int | None = None
+    updated_at: datetime | None = None
 
     @property
     def sort_time(self) -> datetime:

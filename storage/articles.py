@@ -61,6 +61,7 @@ def to_article(row: ArticleRow) -> Article:
         guid=row.guid,
         feed_id=row.feed_id,
         external_id=row.external_id,
+        updated_at=row.updated_at,
     )
 
 
@@ -217,6 +218,23 @@ class ArticleRepo(Repo):
                 .order_by(ArticleRevisionRow.revision)
             )
             return list(rows)
+
+    def revisions_many(self, ids: Sequence[int]) -> dict[int, list[tuple[datetime, str]]]:
+        """Earlier headlines of many articles: id -> [(seen until, title)], oldest first."""
+        with self.session(write=False) as session:
+            rows = session.execute(
+                select(
+                    ArticleRevisionRow.article_id,
+                    ArticleRevisionRow.seen_at,
+                    ArticleRevisionRow.title,
+                )
+                .where(ArticleRevisionRow.article_id.in_(ids))
+                .order_by(ArticleRevisionRow.article_id, ArticleRevisionRow.revision)
+            ).all()
+        found: dict[int, list[tuple[datetime, str]]] = {}
+        for article_id, seen_at, title in rows:
+            found.setdefault(article_id, []).append((seen_at, title))
+        return found
 
     # -- the page queue -------------------------------------------------------------------
 

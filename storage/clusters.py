@@ -41,6 +41,7 @@ class MembershipRecord:
     rule: str
     why: Mapping[str, Any] = field(default_factory=dict)
     duplicate_of: int | None = None
+    outlet_id: str = ""  # filled when read back
 
 
 @dataclass(frozen=True, slots=True)
@@ -308,7 +309,7 @@ class ClusterRepo(Repo):
         """(article id, membership) of a cluster, oldest article first."""
         with self.session(write=False) as session:
             rows = session.execute(
-                select(MembershipRow, StoryClusterRow.key)
+                select(MembershipRow, StoryClusterRow.key, ArticleRow.outlet_id)
                 .join(StoryClusterRow, StoryClusterRow.id == MembershipRow.cluster_id)
                 .join(ArticleRow, ArticleRow.id == MembershipRow.article_id)
                 .where(MembershipRow.cluster_id == cluster_id)
@@ -325,9 +326,10 @@ class ClusterRepo(Repo):
                         m.rule,
                         dict(m.why),
                         m.duplicate_of,
+                        outlet,
                     ),
                 )
-                for m, key in rows
+                for m, key, outlet in rows
             ]
 
     def stale_comparisons(self, version: str, limit: int) -> list[int]:
