@@ -22,6 +22,7 @@ from storage.queries import (
     active_version,
     article_conditions,
     cluster_conditions,
+    reading,
     with_membership,
 )
 
@@ -109,7 +110,7 @@ def export_batches(
     build = EXPORT_QUERIES.get(table)
     if build is None:
         raise InputError(f"unknown table {table!r}", resource="export")
-    with engine.connect() as conn:
+    with reading(engine) as conn:
         query = build(engine.dialect.name, active_version(conn), filters)
         result = conn.execution_options(yield_per=batch).execute(query)
         for part in result.partitions():
@@ -119,7 +120,7 @@ def export_batches(
 def export_context(engine: Engine, filters: ExportFilters) -> dict[str, Any]:
     """What a manifest records: the active parameter set and the extractor versions of the
     articles the filters select."""
-    with engine.connect() as conn:
+    with reading(engine) as conn:
         version = active_version(conn)
         params = conn.scalar(select(ParamSetRow.params).where(ParamSetRow.version == version))
         extractors = conn.execute(

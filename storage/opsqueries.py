@@ -12,6 +12,7 @@ from sqlalchemy.engine import Connection
 from storage.models import ArticleRow as A
 from storage.models import AuditLogRow, FeedRow, OutletRow
 from storage.models import StoryClusterRow as C
+from storage.queries import reading
 
 # -- outlets and feed health ----------------------------------------------------------------
 
@@ -53,7 +54,7 @@ def _recent_counts(conn: Connection, since: datetime) -> dict[str, tuple[int, in
 
 def outlets_health(engine: Engine, now: datetime, *, days: int = 7) -> list[dict[str, Any]]:
     """Every outlet with its feeds' health and recent output; broken feeds first."""
-    with engine.connect() as conn:
+    with reading(engine) as conn:
         outlets = conn.execute(select(OutletRow).order_by(OutletRow.id)).all()
         feeds = conn.execute(select(FeedRow).order_by(FeedRow.id)).all()
         counts = _recent_counts(conn, now - timedelta(days=days))
@@ -90,7 +91,7 @@ def _max_errors(outlet: dict[str, Any]) -> int:
 
 def outlet_ids_with_label(engine: Engine, key: str | None, value: str) -> tuple[str, ...]:
     """Outlets carrying a label (``key=value``, or ``value`` under any key)."""
-    with engine.connect() as conn:
+    with reading(engine) as conn:
         rows = conn.execute(select(OutletRow.id, OutletRow.labels)).all()
     return tuple(
         sorted(
@@ -102,8 +103,9 @@ def outlet_ids_with_label(engine: Engine, key: str | None, value: str) -> tuple[
 
 
 def outlet_names(engine: Engine) -> dict[str, str]:
-    with engine.connect() as conn:
-        return dict(conn.execute(select(OutletRow.id, OutletRow.name)).tuples().all())
+    with reading(engine) as conn:
+        rows = conn.execute(select(OutletRow.id, OutletRow.name)).all()
+    return {str(oid): str(name) for oid, name in rows}
 
 
 # -- audit log and operations ---------------------------------------------------------------
@@ -115,7 +117,7 @@ def audit_entries(
     """Audit entries older than id ``before``, newest first; with ``cluster_id`` only those
     that name the cluster (scanned in batches, so up to ``limit`` are always found)."""
     found: list[dict[str, Any]] = []
-    with engine.connect() as conn:
+    with reading(engine) as conn:
         while len(found) < limit:
             query = select(AuditLogRow).order_by(AuditLogRow.id.desc()).limit(500)
             if before is not None:
@@ -146,7 +148,7 @@ def _clusters_named(detail: dict[str, Any]) -> set[int]:
 def queue_depths(engine: Engine, now: datetime) -> dict[str, int]:
     """Work waiting in the database: pages to fetch, articles to cluster, feeds due, stale
     comparisons (computed when Prometheus scrapes)."""
-    with engine.connect() as conn:
+    with reading(engine) as conn:
         count = func.count()
         return {
             "pages_pending": int(conn.scalar(select(count).where(A.state == "pending")) or 0),
@@ -169,6 +171,6 @@ def queue_depths(engine: Engine, now: datetime) -> dict[str, int]:
 
 
 def outlet_label_keys(engine: Engine) -> list[str]:
-    with engine.connect() as conn:
+    with reading(engine) as conn:
         rows = conn.execute(select(OutletRow.labels)).scalars().all()
     return sorted({key for labels in rows for key in (labels or {})})

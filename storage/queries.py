@@ -11,7 +11,8 @@ words are extracted from the query first, so no search syntax (quotes, ``*``, ``
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Generic, TypeVar
@@ -31,8 +32,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import SQLAlchemyError
 
-from aggregator.errors import InputError, NotFoundError
+from aggregator.errors import InputError, NotFoundError, StorageError
 from storage.models import (
     ArticleRevisionRow,
     ArticleRow,
@@ -144,6 +146,16 @@ def _before(columns: Sequence[Any], values: Sequence[Any]) -> ColumnElement[bool
     return and_(columns[0] <= values[0], or_(*parts))
 
 
+@contextmanager
+def reading(engine: Engine) -> Iterator[Connection]:
+    """A connection for reads; driver errors become StorageError (never a raw traceback)."""
+    try:
+        with engine.connect() as conn:
+            yield conn
+    except SQLAlchemyError as exc:
+        raise StorageError(f"database error: {type(exc).__name__}", resource="database") from exc
+
+
 def active_version(conn: Connection) -> str | None:
     return conn.scalar(select(ParamSetRow.version).where(ParamSetRow.active))
 
@@ -198,7 +210,7 @@ def list_clusters(
     """Story clusters of the active parameter set, newest (``latest``) or widest
     (``largest``: most outlets, then most articles) first."""
     keys = [C.last_updated, C.id] if sort == "latest" else [C.outlet_count, C.article_count, C.id]
-    with engine.connect() as conn:
+    with reading(engine) as conn:
         version = active_version(conn)
         if version is None:
             return Page([], None)
@@ -228,7 +240,7 @@ def coverage_times(engine: Engine, cluster_ids: Sequence[int]) -> dict[int, list
         .where(M.cluster_id.in_(list(cluster_ids)))
     )
     out: dict[int, list[datetime]] = {cid: [] for cid in cluster_ids}
-    with engine.connect() as conn:
+    with reading(engine) as conn:
         for cluster_id, moment in conn.execute(query):
             out[cluster_id].append(_utc(moment))
     return out
@@ -260,7 +272,7 @@ MEMBER_COLUMNS = (
 
 
 def cluster_detail(engine: Engine, cluster_id: int) -> ClusterDetail:
-    with engine.connect() as conn:
+    with reading(engine) as conn:
         row = conn.execute(select(C).where(C.id == cluster_id)).first()
         if row is None:
             raise NotFoundError("no such story", resource=f"cluster {cluster_id}")
@@ -288,7 +300,7 @@ def nearby_clusters(
     if item.first_published is None or item.last_updated is None:
         return []
     window = timedelta(days=days)
-    with engine.connect() as conn:
+    with reading(engine) as conn:
         version = active_version(conn)
         rows = conn.execute(
             select(C)
@@ -347,7 +359,7 @@ def list_articles(
     engine: Engine, filters: ArticleFilters, *, after: int | None = None, limit: int = 50
 ) -> Page[dict[str, Any]]:
     """Articles, most recently stored first (by id)."""
-    with engine.connect() as conn:
+    with reading(engine) as conn:
         version = active_version(conn)
         query = with_membership(select(*ARTICLE_COLUMNS), version)
         query = query.where(*article_conditions(engine.dialect.name, filters))
@@ -360,7 +372,7 @@ def list_articles(
 
 def article_detail(engine: Engine, article_id: int) -> dict[str, Any]:
     """An article with its text, provenance, membership and earlier headlines."""
-    with engine.connect() as conn:
+    with reading(engine) as conn:
         version = active_version(conn)
         columns = (A, M.cluster_id, M.copy_group, M.score, M.rule, M.why)
         row = conn.execute(
