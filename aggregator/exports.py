@@ -63,7 +63,8 @@ COLUMNS: dict[str, list[tuple[str, pa.DataType]]] = {
                     ("headline_similarity", FLOAT), ("headline_revisions", INT),
                     ("names_missing", INT), ("names_only_here", INT), ("numbers_missing", INT),
                     ("numbers_only_here", INT), ("casualty_figures", STR),
-                    ("distinctive_words", STR), ("term_kind", STR), ("term_group", STR),
+                    ("distinctive_words", STR), ("distinctive_names", STR), ("term_kind", STR),
+                    ("term_group", STR),
                     ("term", STR), ("term_count", INT), ("term_per_1000", FLOAT),
                     ("term_z", FLOAT), ("term_rank", INT), ("extra", STR)],
 }  # fmt: skip
@@ -189,7 +190,7 @@ def csv_writer(out: BinaryIO, job: ExportJob) -> Writer:
             writer.writerow(names)
             header[0] = True
         for row in rows or ():
-            writer.writerow([safe_cell(row[name]) for name in names])
+            writer.writerow([safe_cell(row.get(name)) for name in names])
         out.write(text.getvalue().encode("utf-8"))
 
     return write
