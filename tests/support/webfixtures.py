@@ -1,0 +1,43 @@
+"""Fixtures of the web tests: the BASIL database (filled once per session, copied per test) and
+the app served by a real uvicorn on 127.0.0.1. Load with ``pytest_plugins`` in a test module."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.support.webdata import Filled, copy_sqlite, filled
+from tests.support.webkit import Site, basil_path, serve
+
+
+@pytest.fixture(scope="session")
+def basil_template(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Filled]:
+    """BASIL (180 articles, 60 stories) in a SQLite file, filled once per session."""
+    source = basil_path()
+    path = tmp_path_factory.mktemp("basil") / "template.db"
+    return path, filled(f"sqlite:///{path}", source)
+
+
+@pytest.fixture
+def basil_url(basil_template: tuple[Path, Filled], tmp_path: Path) -> str:
+    """A private copy of the BASIL database for one test."""
+    return copy_sqlite(basil_template[0], tmp_path / "web.db")
+
+
+@pytest.fixture
+def site(basil_url: str, basil_template: tuple[Path, Filled]) -> Iterator[Site]:
+    """The app on a private copy of BASIL, editing on, reading open."""
+    with serve(basil_url, basil_template[1]) as running_site:
+        yield running_site
+
+
+@pytest.fixture(scope="module")
+def shared_site(
+    basil_template: tuple[Path, Filled], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Site]:
+    """One app per test module for tests that only read."""
+    url = copy_sqlite(basil_template[0], tmp_path_factory.mktemp("shared") / "web.db")
+    with serve(url, basil_template[1]) as running_site:
+        yield running_site

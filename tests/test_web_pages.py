@@ -1,0 +1,139 @@
+"""The editors' pages as HTML: stories with filters and pages, the story page with whatever the
+comparison holds (and without it), outlets with broken feeds first, articles, views."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from html import unescape
+from typing import Any
+
+from aggregator.types import OutletConfig
+from aggregator.web.compareview import Refs, build_parts, heat
+from aggregator.web.views import fmt_duration, sparkline, why_lines
+from tests.support.webdata import NOW
+from tests.support.webkit import Site
+
+pytest_plugins = ["tests.support.webfixtures"]
+
+STORY_LINK = re.compile(r'class="story-title" href="/clusters/(\d+)"')
+NEXT_LINK = re.compile(r'href="([^"]+)" id="next-page"')
+
+
+def test_stories_page_walks_every_story_by_cursor(shared_site: Site) -> None:
+    seen: list[int] = []
+    url: str | None = "/"
+    while url:
+        html = shared_site.client.get(unescape(url)).text
+        seen += [int(i) for i in STORY_LINK.findall(html)]
+        match = NEXT_LINK.search(html)
+        url = match.group(1) if match else None
+    assert len(seen) == len(set(seen)) == 60
+    page = shared_site.client.get("/").text
+    assert page.count('<svg class="spark"') == 50 and "<rect" in page
+    assert 'class="badge">Fox News<' in page
+
+
+def test_stories_page_filters(shared_site: Site) -> None:
+    client = shared_site.client
+    html = client.get("/", params={"q": "Schiff", "sort": "largest"}).text
+    titles = re.findall(r'class="story-title" href="/clusters/\d+">([^<]+)<', html)
+    assert titles and any("Schiff" in unescape(t) for t in titles)
+    assert 'value="Schiff"' in html
+    none = client.get("/", params={"min_outlets": "4"}).text
+    assert 'id="no-stories"' in none
+    labelled = client.get("/", params={"label": "ownership:private", "outlet": ["NYT"]}).text
+    assert len(STORY_LINK.findall(labelled)) == 2
+    assert "selected>The New York Times" in labelled or "selected" in labelled
+    empty_fields = client.get(
+        "/", params={"since": "", "until": "", "min_outlets": "", "q": "", "language": ""}
+    )
+    assert empty_fields.status_code == 200 and len(STORY_LINK.findall(empty_fields.text)) == 50
+
+
+def test_story_page_shows_the_comparison_and_why(shared_site: Site) -> None:
+    cluster_id = next(iter(shared_site.data.clusters.values()))
+    html = shared_site.client.get(f"/clusters/{cluster_id}").text
+    for part in ("outlets", "timeline", "similarity", "headlines", "sentences", "terms", "quotes",
+                 "omissions"):  # fmt: skip
+        assert f'id="part-{part}"' in html
+    assert '<svg class="timeline"' in html and "<circle" in html
+    assert 'class="heat"' in html and re.search(r'class="heat-\d+"', html)
+    assert "sent-shared" in html or "sent-unique" in html
+    assert html.count("Why is this here?") == 3 and "<dt>rule</dt><dd>gold</dd>" in html
+    assert 'rel="noopener noreferrer nofollow"' in html
+
+
+def test_story_page_without_or_with_a_damaged_comparison(site: Site) -> None:
+    first, second = sorted(site.data.clusters.values())[:2]
+    site.store.clusters.save_comparison(first, {"timeline": {"outlets": "not a list"}}, NOW)
+    html = site.client.get(f"/clusters/{first}").text
+    assert "cannot draw" in html and "not a list" in html
+    assert "Not part of this comparison" in html
+    with site.store.engine.begin() as conn:
+        from sqlalchemy import update
+
+        from storage.models import StoryClusterRow
+
+        conn.execute(
+            update(StoryClusterRow).where(StoryClusterRow.id == second).values(comparison=None)
+        )
+    html = site.client.get(f"/clusters/{second}").text
+    assert 'id="no-comparison"' in html
+    assert site.client.get(f"/api/clusters/{second}").json()["comparison"] is None
+
+
+def test_outlets_page_puts_broken_feeds_first(site: Site) -> None:
+    feeds = site.store.feeds
+    feeds.sync_outlets(
+        [OutletConfig("wire", "Wire", "https://wire.example", "US", "en",
+                      ("https://wire.example/a.xml", "https://wire.example/b.xml"))],
+        default_interval=15,
+        now=NOW,
+    )  # fmt: skip
+    feed = next(f for f in feeds.feeds("wire") if f.url.endswith("b.xml"))
+    feeds.save_feed(
+        replace(feed, error_count=4, last_error="timeout after 10 s", last_error_code="timeout",
+                last_fetched_at=NOW, next_check_at=NOW + timedelta(hours=2)),
+        status=None,
+    )  # fmt: skip
+    body = site.client.get("/api/outlets").json()["items"]
+    assert body[0]["id"] == "wire" and body[0]["broken"]
+    assert (
+        body[0]["feeds"][0]["url"].endswith("b.xml") and body[0]["feeds"][0]["result"] == "timeout"
+    )
+    html = site.client.get("/outlets").text
+    assert html.index("Wire") < html.index("Fox News")
+    assert 'class="broken"' in html and "timeout after 10 s" in html and "errors 4" in html
+
+
+def test_article_page_shows_provenance_flags_and_revisions(site: Site) -> None:
+    article_id = min(a for ids in site.data.by_story.values() for a in ids)
+    html = site.client.get(f"/articles/{article_id}").text
+    assert "from import" in html and 'id="flags">none<' in html
+    assert html.count("<p>") > 3 and "The headline never changed." in html
+    assert "Why is it in that story?" in html
+
+
+def test_view_helpers() -> None:
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    bars = sparkline([start, start, start + timedelta(hours=10)], width=100, height=20, buckets=10)
+    assert [b.count for b in bars] == [2, 1] and bars[0].height == 20
+    assert sparkline([]) == []
+    assert fmt_duration(90) == "90 s" and fmt_duration(7200 * 3) == "6.0 h"
+    lines = dict(why_lines({"shared_terms": ["iran", "isis"], "gap_s": 3600}, 0.71234, "centroid"))
+    assert lines == {"score": "0.712", "rule": "centroid", "shared terms": "iran, isis",
+                     "time gap": "60 min"}  # fmt: skip
+    assert heat(0.55) == "heat-6" and heat(None) == "heat-none" and heat(7) == "heat-10"
+
+
+def test_compare_view_degrades_part_by_part() -> None:
+    refs = Refs({}, {"a": "Outlet A"})
+    parts = {p.key: p for p in build_parts({"headlines": {"outlets": 3}, "quotes": None}, refs)}
+    assert parts["headlines"].raw is not None and parts["headlines"].view is None
+    assert parts["quotes"].missing and parts["timeline"].missing
+    assert build_parts(None, refs) == []
+    huge: dict[str, Any] = {"terms": {"groups": "x" * 50_000}}
+    raw = {p.key: p for p in build_parts(huge, refs)}["terms"].raw
+    assert raw is not None and len(raw) < 21_000
