@@ -1,0 +1,310 @@
+"""The incremental dedup engine: ``add(doc) -> Assignment`` against a time-bounded index.
+
+One article at a time, in time order:
+
+1. features (flags, language, shingles, salient terms); flagged input stays alone;
+2. MinHash signatures: word shingles (copy) and salient terms (story); band keys;
+3. candidates from both LSH indexes, within the language and the time gap;
+4. a verified copy of the same outlet is a duplicate: folded into the earlier article;
+   a verified copy of another outlet joins that article's copy group and story cluster;
+5. otherwise the best candidate cluster by average-linkage TF-IDF cosine, if it clears the
+   threshold, else a new cluster (the best rejected one is kept as the near miss);
+6. then the arrival may pull better-fitting members of nearby clusters over (moves) and may
+   prove that two clusters are one story (merges); both are returned as events.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import numpy as np
+
+from aggregator.dedup.clusters import ClusterBook
+from aggregator.dedup.corrections import Constraints, Correction
+from aggregator.dedup.features import DocInput, Features, analyse, story_term_hashes, term_id
+from aggregator.dedup.linking import CopyMatch, Linker, Probe
+from aggregator.dedup.lsh import BandIndex, band_keys
+from aggregator.dedup.model import Assignment, ClusterEvent, Outcome, Placement, Rule, Why
+from aggregator.dedup.params import DedupParams
+from aggregator.dedup.rows import RowData, RowStore
+from aggregator.dedup.signatures import ArticleSignature, MinHasher
+from aggregator.dedup.vectors import IdfTable, SparseVec, from_terms
+
+HOUR = 3600.0
+EVICT_EVERY = 1 / 24  # of the window: how far the clock moves between eviction sweeps
+
+
+class DedupEngine:
+    """Copy groups and story clusters for a stream of articles. Not thread-safe: one
+    clusterer owns one engine."""
+
+    def __init__(self, params: DedupParams, *, keep_evicted: bool = False) -> None:
+        self.params = params
+        self.copy_hasher = MinHasher(params.copy_num_perm, params.seed)
+        self.story_hasher = MinHasher(params.story_num_perm, params.seed)
+        self.rows = RowStore(params.copy_num_perm, params.vector_terms)
+        self.copy_index = BandIndex(params.max_bucket)
+        self.story_index = BandIndex(params.max_bucket)
+        self.idf = IdfTable(params.idf_buckets_log2)
+        self.book = ClusterBook(self.rows, self.idf)
+        self.constraints = Constraints()
+        self.linker = Linker(self)
+        self.next_copy_group = 1
+        self.clock = math.nan
+        self._last_sweep = math.nan
+        self._codes: dict[str, int] = {}
+        self._keep_evicted = keep_evicted
+        self.evicted: list[Placement] = []
+
+    # -- public API ------------------------------------------------------------------------
+
+    def add(self, doc: DocInput) -> Assignment:
+        """Assign one article; cheap enough to call for every article as it is stored."""
+        time = self._tick(doc.time)
+        feats = analyse(doc, self.params)
+        if not feats.clusterable:
+            return self._alone(doc, feats)
+        sig = self._signature(feats)
+        cands = self.linker.candidates(sig, self.code(feats.language), time)
+        copy = self.linker.best_copy(sig, cands)
+        if copy is not None and self._is_duplicate(copy, doc.outlet, sig):
+            return self._duplicate(doc, feats, copy.row, copy.score)
+        language = self.code(feats.language)
+        vector, stored, words = self._vector(feats, time, sig)
+        sig = _with_vector(sig, stored)
+        probe = Probe(doc.id, vector, words, time, language, self.code(doc.outlet))
+        decision = self.linker.decide(probe, cands, copy)
+        row = self._store(
+            doc.id, doc.outlet, sig, time=time, cluster=decision.cluster, group=decision.copy_group
+        )
+        events = self.linker.after_join(row, probe, decision)
+        return Assignment(
+            article_id=doc.id,
+            outcome=Outcome.ADDED,
+            story_cluster=self.rows.cluster(row),
+            copy_group=self.rows.copy_group(row),
+            why=decision.why,
+            near_miss=decision.near_miss,
+            flags=feats.flags,
+            language=feats.language,
+            events=tuple(events),
+            signature=sig.to_bytes(),
+        )
+
+    def evict(self, now: float) -> list[Placement]:
+        """Drop articles older than the window before ``now`` (seconds since the epoch)."""
+        cutoff = now - self.params.window_hours * HOUR
+        gone: list[Placement] = []
+        for row in self.rows.rows_older_than(cutoff):
+            placement = Placement(
+                self.rows.id(row), self.rows.cluster(row), self.rows.copy_group(row)
+            )
+            cluster = self.book.get(placement.story_cluster)
+            if cluster is not None:
+                self.book.detach(cluster, row)
+            self.rows.kill(row)
+            gone.append(placement)
+        self.copy_index.remove(self.rows.gone_share)
+        self.story_index.remove(self.rows.gone_share)
+        self.rows.free_dead_chunks()
+        if self._keep_evicted:
+            self.evicted.extend(gone)
+        return gone
+
+    def restore(self, stored: Iterable[StoredArticle]) -> int:
+        """Put stored articles back (in time order) without re-deciding their clusters."""
+        count = 0
+        for item in stored:
+            self._restore_one(item)
+            count += 1
+        return count
+
+    def correct(self, correction: Correction) -> tuple[Correction, list[ClusterEvent]]:
+        """Apply an editor's correction; returns it completed (``away_from`` filled in, ready
+        to store) and the cluster changes it made."""
+        return self.linker.correct(correction)
+
+    def placement(self, article_id: str) -> Placement | None:
+        row = self.rows.row_of.get(article_id)
+        if row is None:
+            return None
+        return Placement(article_id, self.rows.cluster(row), self.rows.copy_group(row))
+
+    def placements(self) -> list[Placement]:
+        """Every live article's current cluster and copy group."""
+        return [
+            Placement(self.rows.id(r), self.rows.cluster(r), self.rows.copy_group(r))
+            for r in self.rows.live_rows()
+        ]
+
+    def index_bytes(self) -> int:
+        """Bytes held in numpy arrays by the index (rows, LSH, IDF), Python objects aside."""
+        return self.rows.nbytes + self.copy_index.nbytes + self.story_index.nbytes + self.idf.nbytes
+
+    def code(self, name: str) -> int:
+        """A small int for a language or outlet name."""
+        return self._codes.setdefault(name, len(self._codes) + 1)
+
+    # -- steps -----------------------------------------------------------------------------
+
+    def _tick(self, time: float | None) -> float:
+        if time is not None and not math.isnan(time):
+            self.clock = time if math.isnan(self.clock) else max(self.clock, time)
+            sweep = self.params.window_hours * HOUR * EVICT_EVERY
+            if math.isnan(self._last_sweep) or self.clock - self._last_sweep >= sweep:
+                self._last_sweep = self.clock
+                self.evict(self.clock)
+            return time
+        return self.clock
+
+    def _signature(self, feats: Features) -> ArticleSignature:
+        p = self.params
+        copy = np.zeros(0, dtype=np.uint32)
+        if len(feats.shingles) >= p.copy_min_shingles:
+            copy = self.copy_hasher.signature(feats.shingles)
+        story = self.story_hasher.signature(story_term_hashes(feats.story_terms))
+        terms = np.unique(np.fromiter((term_id(t) for t in feats.term_tf), dtype=np.uint32))
+        return ArticleSignature(
+            seed=p.seed,
+            copy=copy,
+            story=story,
+            vec_ids=np.zeros(0, dtype=np.uint32),
+            vec_tf=np.zeros(0, dtype=np.float16),
+            terms=terms,
+            shingles=len(feats.shingles),
+            body_key=feats.body_key,
+            flags=feats.flags,
+            language=feats.language,
+        )
+
+    def _vector(
+        self, feats: Features, time: float, sig: ArticleSignature
+    ) -> tuple[SparseVec, SparseVec, dict[int, str]]:
+        """Count the article into the IDF, keep its top terms by TF-IDF; returns the unit
+        TF-IDF vector, the stored term frequencies and the words of the term ids."""
+        self.idf.add(sig.terms)
+        self.book.added += 1
+        words = {term_id(t): t for t in feats.term_tf}
+        ids = np.fromiter(words, dtype=np.uint32, count=len(words))
+        tf = np.fromiter((feats.term_tf[words[i]] for i in words), dtype=np.float64, count=len(ids))
+        top = np.argsort(-(tf * self.idf.idf(ids)), kind="stable")[: self.params.vector_terms]
+        stored = from_terms(ids[top], tf[top].astype(np.float16).astype(np.float64))
+        weighted = SparseVec(stored.ids, stored.weights * self.idf.idf(stored.ids))
+        return weighted.normalized(), stored, words
+
+    def _store(
+        self,
+        doc_id: str,
+        outlet: str,
+        sig: ArticleSignature,
+        *,
+        time: float,
+        cluster: int,
+        group: int,
+    ) -> int:
+        p = self.params
+        row = self.rows.append(
+            RowData(
+                id=doc_id,
+                time=time,
+                language=self.code(sig.language),
+                outlet=self.code(outlet),
+                cluster=cluster,
+                copy_group=group,
+                shingles=sig.shingles,
+                body_key=sig.body_key,
+                copy=sig.copy,
+                vec_ids=sig.vec_ids,
+                vec_tf=sig.vec_tf,
+            )
+        )
+        self.story_index.insert(row, band_keys(sig.story, p.story_bands, p.story_rows))
+        if len(sig.copy):
+            self.copy_index.insert(row, band_keys(sig.copy, p.copy_bands, p.copy_rows))
+        return row
+
+    def _is_duplicate(self, copy: CopyMatch, outlet: str, sig: ArticleSignature) -> bool:
+        if not copy.same_outlet(self.rows, self.code(outlet)):
+            return False
+        return copy.score >= self.params.duplicate_jaccard or copy.same_body(self.rows, sig)
+
+    def _alone(self, doc: DocInput, feats: Features) -> Assignment:
+        cluster = self.book.next_id
+        self.book.next_id += 1
+        group = self.next_copy_group
+        self.next_copy_group += 1
+        return Assignment(
+            article_id=doc.id,
+            outcome=Outcome.UNCLUSTERED,
+            story_cluster=cluster,
+            copy_group=group,
+            why=Why(Rule.UNCLUSTERED),
+            flags=feats.flags,
+            language=feats.language,
+        )
+
+    def _duplicate(self, doc: DocInput, feats: Features, row: int, score: float) -> Assignment:
+        original = self.rows.id(row)
+        return Assignment(
+            article_id=doc.id,
+            outcome=Outcome.DUPLICATE,
+            story_cluster=self.rows.cluster(row),
+            copy_group=self.rows.copy_group(row),
+            why=Why(
+                Rule.DUPLICATE,
+                score=score,
+                threshold=self.params.duplicate_jaccard,
+                partner=original,
+            ),
+            flags=feats.flags,
+            language=feats.language,
+            duplicate_of=original,
+        )
+
+    def _restore_one(self, item: StoredArticle) -> None:
+        sig = ArticleSignature.from_bytes(item.signature)
+        sig.check(self.params)
+        time = self._tick(item.time)
+        self.idf.add(sig.terms)
+        self.book.added += 1
+        cluster = self.book.get(item.story_cluster) or self.book.new(
+            self.code(sig.language), item.story_cluster
+        )
+        row = self._store(
+            item.id, item.outlet, sig, time=time, cluster=cluster.id, group=item.copy_group
+        )
+        self.book.attach(cluster, row)
+        self.next_copy_group = max(self.next_copy_group, item.copy_group + 1)
+
+
+@dataclass(frozen=True, slots=True)
+class StoredArticle:
+    """An article as the store hands it back for a restart: its signature bytes (from
+    ``Assignment.signature``), its time and its current cluster and copy group."""
+
+    id: str
+    outlet: str
+    time: float | None
+    signature: bytes
+    story_cluster: int
+    copy_group: int
+
+
+def _with_vector(sig: ArticleSignature, vector: SparseVec) -> ArticleSignature:
+    return ArticleSignature(
+        seed=sig.seed,
+        copy=sig.copy,
+        story=sig.story,
+        vec_ids=vector.ids,
+        vec_tf=vector.weights.astype(np.float16),
+        terms=sig.terms,
+        shingles=sig.shingles,
+        body_key=sig.body_key,
+        flags=sig.flags,
+        language=sig.language,
+    )
+
+
+__all__ = ["DedupEngine", "DocInput", "StoredArticle"]

@@ -1,0 +1,156 @@
+"""What the engine reads from one article: quality flags, language key, copy shingles,
+story terms and term frequencies. Pure and total: any string in, features out."""
+
+from __future__ import annotations
+
+import math
+import zlib
+from collections import Counter
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from aggregator.dedup.lexicon import ENGLISH_STOPWORDS, boilerplate_pattern
+from aggregator.dedup.params import DedupParams
+from aggregator.dedup.text import normalize, script, sentences, tokens
+from aggregator.types import Flag
+
+U64 = npt.NDArray[np.uint64]
+U32 = npt.NDArray[np.uint32]
+
+CHARS_PER_TOKEN = 12  # texts are cut to max_tokens * this many characters before reading
+_MIX = np.uint64(0x9E3779B97F4A7C15)
+_MIX2 = np.uint64(0xBF58476D1CE4E5B9)
+_ENGLISH_SHARE = 0.15  # share of function words that makes an unlabelled Latin text English
+
+
+@dataclass(frozen=True, slots=True)
+class DocInput:
+    """One article as the dedup engine sees it. ``time`` is seconds since the epoch (UTC)
+    or None when unknown; ``language`` is an optional ISO code."""
+
+    id: str
+    outlet: str
+    title: str
+    text: str
+    time: float | None = None
+    language: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Features:
+    flags: frozenset[str]
+    language: str
+    shingles: U32  # hashed word shingles of the body, unique
+    story_terms: tuple[str, ...]  # the salient-term set (title terms repeated by weight)
+    term_tf: dict[str, float]  # sublinear term frequency of every content term
+    body_key: int  # hash of the normalised body, for exact duplicates
+
+    @property
+    def clusterable(self) -> bool:
+        """Too short and boilerplate texts stay alone (an empty body with a title is fine)."""
+        return not ({Flag.TOO_SHORT, Flag.BOILERPLATE} & self.flags)
+
+
+def term_id(term: str) -> int:
+    """A stable 32-bit id of a term (CRC-32 of its UTF-8 bytes)."""
+    return zlib.crc32(term.encode("utf-8"))
+
+
+def analyse(doc: DocInput, params: DedupParams) -> Features:
+    """Flags, language, shingles and terms of ``doc``."""
+    limit = params.max_tokens * CHARS_PER_TOKEN
+    flags: set[str] = set()
+    if len(doc.text) > limit:
+        flags.add(Flag.GIGANTIC)
+    body_text = _strip_boilerplate(doc.text[:limit], params, flags)
+    title = normalize(doc.title[:1000])
+    body = normalize(body_text)
+    words = tokens(body)
+    if len(words) > params.max_tokens:
+        flags.add(Flag.GIGANTIC)
+        words = words[: params.max_tokens]
+    title_words = tokens(title)
+    written = script(title + " " + body)
+    if written not in ("latin", "none"):
+        flags.add(Flag.NON_LATIN)
+    title_terms = _content(title_words)
+    body_terms = _content(words)
+    if not words:
+        flags.add(Flag.EMPTY_TEXT)
+    if len(title_terms) + len(body_terms) < params.min_tokens:
+        flags.add(Flag.TOO_SHORT)
+    return Features(
+        flags=frozenset(flags),
+        language=_language_key(doc.language, written, words + title_words),
+        shingles=shingle_hashes(words, params.shingle_size),
+        story_terms=_story_terms(title_terms, body_terms, params),
+        term_tf=_term_tf(title_terms, body_terms, params.title_weight),
+        body_key=zlib.crc32(" ".join(words).encode("utf-8")) if words else 0,
+    )
+
+
+def _strip_boilerplate(text: str, params: DedupParams, flags: set[str]) -> str:
+    """Drop boilerplate sentences; flag the text when they make up most of it."""
+    pieces = sentences(text)
+    if not pieces:
+        return text
+    pattern = boilerplate_pattern()
+    kept = [piece for piece in pieces if not pattern.search(piece.casefold())]
+    total = sum(len(piece) for piece in pieces)
+    dropped = total - sum(len(piece) for piece in kept)
+    if total and dropped / total >= params.boilerplate_share:
+        flags.add(Flag.BOILERPLATE)
+    return "\n".join(kept)
+
+
+def _content(words: list[str]) -> list[str]:
+    return [w for w in words if w not in ENGLISH_STOPWORDS and (len(w) > 1 or w.isdigit())]
+
+
+def _language_key(given: str | None, written: str, words: list[str]) -> str:
+    """The given language's primary subtag; else a guess: English, or the script's name."""
+    if given and given.strip():
+        return given.strip().lower().replace("_", "-").split("-")[0]
+    if written != "latin":
+        return written
+    sample = words[:500]
+    share = sum(w in ENGLISH_STOPWORDS for w in sample) / max(1, len(sample))
+    return "en" if share >= _ENGLISH_SHARE else "latin"
+
+
+def _story_terms(title: list[str], body: list[str], params: DedupParams) -> tuple[str, ...]:
+    terms = set(body[: params.lead_terms])
+    for word in set(title):
+        terms.add(word)
+        terms.update(f"{word}\x00{k}" for k in range(1, params.title_weight))
+    return tuple(sorted(terms))
+
+
+def _term_tf(title: list[str], body: list[str], title_weight: int) -> dict[str, float]:
+    counts: Counter[str] = Counter(body)
+    for word in title:
+        counts[word] += title_weight
+    return {term: 1.0 + math.log(count) for term, count in counts.items()}
+
+
+def shingle_hashes(words: list[str], size: int) -> U32:
+    """Unique 32-bit hashes of the word ``size``-shingles (one shingle if fewer words)."""
+    if not words:
+        return np.zeros(0, dtype=np.uint32)
+    ids = np.fromiter((term_id(w) for w in words), dtype=np.uint64, count=len(words))
+    width = min(size, len(ids))
+    count = len(ids) - width + 1
+    acc = np.zeros(count, dtype=np.uint64)
+    for offset in range(width):
+        acc = (acc ^ ids[offset : offset + count]) * _MIX
+    acc ^= acc >> np.uint64(31)
+    acc *= _MIX2
+    acc ^= acc >> np.uint64(29)
+    folded: U32 = np.unique((acc >> np.uint64(32)).astype(np.uint32))
+    return folded
+
+
+def story_term_hashes(terms: tuple[str, ...]) -> list[int]:
+    return [term_id(term) for term in terms]

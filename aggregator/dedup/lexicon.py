@@ -1,0 +1,62 @@
+"""Small word lists: English function words, and phrases that mark page boilerplate.
+
+Function words carry no story: they are left out of story terms (still in copy shingles).
+Other languages rely on the IDF, which gives their function words little weight.
+"""
+
+from __future__ import annotations
+
+import re
+
+_STOPWORDS = """
+    a about above across after afterwards again against all almost alone along already also
+    although always am among an and another any anyone anything anyway are around as at back
+    be became because become becomes been before behind being below beside besides between
+    beyond both but by can cannot could did do does doing done down during each either else
+    enough etc even ever every everyone everything few first for former from further get gets
+    got had has have having he her here hers herself him himself his how however i if in into
+    is it its itself just last least less let like made make many may me might more most
+    mostly much must my myself neither never nevertheless next no nobody none nor not nothing
+    now of off often on once one only onto or other others otherwise our ours ourselves out
+    over own per perhaps put rather re really said same say says see seem seemed seems several
+    she should since so some someone something sometimes still such than that the their theirs
+    them themselves then there thereby therefore these they this those though through
+    throughout thus to together too toward towards under until up upon us very via was we well
+    were what whatever when whence whenever where whereas whether which while who whoever
+    whole whom whose why will with within without would yet you your yours yourself
+    yourselves told tell according going go goes went new year years time times day days
+    week weeks people including mr mrs ms dr s t don didn doesn isn wasn aren weren won
+"""
+ENGLISH_STOPWORDS = frozenset(_STOPWORDS.split())
+
+_BOILERPLATE_PHRASES = (
+    r"all rights reserved",
+    r"cookie",
+    r"enable javascript",
+    r"javascript is disabled",
+    r"subscribe",
+    r"sign up",
+    r"newsletter",
+    r"privacy policy",
+    r"terms of (?:use|service)",
+    r"advertisement",
+    r"follow us",
+    r"share (?:this|on)",
+    r"click here",
+    r"log ?in",
+    r"sign in",
+    r"read more",
+    r"copyright",
+    r"©",
+    r"download (?:the|our) app",
+    r"skip to (?:main )?content",
+    r"related (?:articles|stories|coverage)",
+    r"most popular",
+    r"this site uses",
+    r"your browser",
+)
+
+
+def boilerplate_pattern() -> re.Pattern[str]:
+    """One compiled pattern matching any boilerplate phrase (case-folded text)."""
+    return re.compile("|".join(_BOILERPLATE_PHRASES))

@@ -1,0 +1,147 @@
+"""A compact banded LSH index over MinHash signatures, in numpy.
+
+datasketch's MinHashLSH keeps a Python ``bytes`` key and a set per band and entry, several
+hundred bytes per article and band (measured in docs/dedup.md); at a million articles that
+does not fit. Here each (band, article) entry is one uint64: the band's 32-bit key in the
+high half, the 32-bit row number in the low half. Entries live in sorted, immutable segments
+(a log-structured merge: new rows collect in a small dict, are sealed into a sorted segment,
+and segments of similar size are merged), so a query is one ``searchsorted`` per segment.
+Rows are numbered in insertion order; removal is by row range and is lazy: a segment whose
+rows are all gone is dropped, a mostly-empty one is compacted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+U32 = npt.NDArray[np.uint32]
+U64 = npt.NDArray[np.uint64]
+I64 = npt.NDArray[np.int64]
+
+_LOW = np.uint64(0xFFFFFFFF)
+_SHIFT = np.uint64(32)
+_PRIME = np.uint64(0x100000001B3)
+_MIX = np.uint64(0xFF51AFD7ED558CCD)
+SEAL_ROWS = 2048
+FANOUT = 4  # merge when this many segments share a size tier
+
+
+@dataclass(slots=True)
+class _Segment:
+    entries: U64  # sorted (key << 32 | row)
+    first_row: int
+    last_row: int
+
+
+def band_keys(signature: U32, bands: int, rows: int) -> U32:
+    """One 32-bit key per band; the band number is mixed in, so bands never collide."""
+    values = signature[: bands * rows].astype(np.uint64).reshape(bands, rows)
+    acc = np.arange(1, bands + 1, dtype=np.uint64) * _MIX
+    for column in range(rows):
+        acc = (acc ^ values[:, column]) * _PRIME
+    acc ^= acc >> np.uint64(33)
+    acc *= _MIX
+    keys: U32 = (acc >> _SHIFT).astype(np.uint32)
+    return keys
+
+
+class BandIndex:
+    """Rows (non-negative ints below 2**32) indexed by their band keys."""
+
+    def __init__(self, max_bucket: int) -> None:
+        self.max_bucket = max_bucket
+        self._open: dict[int, list[int]] = {}
+        self._open_rows: list[int] = []
+        self._segments: list[_Segment] = []
+
+    def __len__(self) -> int:
+        sealed = sum(len(s.entries) for s in self._segments)
+        return sealed + sum(len(v) for v in self._open.values())
+
+    @property
+    def nbytes(self) -> int:
+        return sum(s.entries.nbytes for s in self._segments)
+
+    def insert(self, row: int, keys: U32) -> None:
+        for key in keys.tolist():
+            self._open.setdefault(key, []).append(row)
+        self._open_rows.append(row)
+        if len(self._open_rows) >= SEAL_ROWS:
+            self._seal()
+
+    def query(self, keys: U32) -> tuple[I64, I64]:
+        """Rows sharing at least one band key, and how many bands each shares."""
+        found: list[npt.NDArray[np.int64]] = []
+        for key in keys.tolist():
+            hit = self._open.get(key)
+            if hit and len(hit) <= self.max_bucket:
+                found.append(np.asarray(hit, dtype=np.int64))
+        wide = keys.astype(np.uint64) << _SHIFT
+        for segment in self._segments:
+            lo = np.searchsorted(segment.entries, wide)
+            hi = np.searchsorted(segment.entries, wide | _LOW, side="right")
+            for start, stop in zip(lo.tolist(), hi.tolist(), strict=True):
+                if 0 < stop - start <= self.max_bucket:
+                    found.append((segment.entries[start:stop] & _LOW).astype(np.int64))
+        if not found:
+            empty = np.zeros(0, dtype=np.int64)
+            return empty, empty
+        rows, counts = np.unique(np.concatenate(found), return_counts=True)
+        return rows, counts.astype(np.int64)
+
+    def remove(self, is_gone: Callable[[int, int], float]) -> None:
+        """Drop rows for which the store says they are gone. ``is_gone(first, last)`` gives
+        the share of rows in that range that are gone (1.0: all of them)."""
+        kept: list[_Segment] = []
+        for segment in self._segments:
+            share = is_gone(segment.first_row, segment.last_row)
+            if share < 1.0:
+                kept.append(self._compact(segment, is_gone) if share > 0.5 else segment)
+        self._segments = kept
+
+    def _compact(self, segment: _Segment, is_gone: Callable[[int, int], float]) -> _Segment:
+        rows = (segment.entries & _LOW).astype(np.int64)
+        alive = np.fromiter(
+            (is_gone(r, r) < 1.0 for r in rows.tolist()), dtype=bool, count=len(rows)
+        )
+        return _Segment(segment.entries[alive], segment.first_row, segment.last_row)
+
+    def _seal(self) -> None:
+        if not self._open_rows:
+            return
+        keys = np.fromiter(
+            (k for k, rows in self._open.items() for _ in rows), dtype=np.uint64, count=-1
+        )
+        rows = np.fromiter((r for v in self._open.values() for r in v), dtype=np.uint64, count=-1)
+        entries = np.sort((keys << _SHIFT) | rows)
+        first, last = min(self._open_rows), max(self._open_rows)
+        self._segments.append(_Segment(entries, first, last))
+        self._open, self._open_rows = {}, []
+        self._merge_tiers()
+
+    def _merge_tiers(self) -> None:
+        while True:
+            tiers: dict[int, list[int]] = {}
+            for i, segment in enumerate(self._segments):
+                tier = max(0, int(np.log2(max(1, segment.last_row - segment.first_row + 1))) // 2)
+                tiers.setdefault(tier, []).append(i)
+            full = [ids for ids in tiers.values() if len(ids) >= FANOUT]
+            if not full:
+                return
+            chosen = set(full[0])
+            group = [self._segments[i] for i in sorted(chosen)]
+            merged = _Segment(
+                np.sort(np.concatenate([s.entries for s in group])),
+                min(s.first_row for s in group),
+                max(s.last_row for s in group),
+            )
+            rest = [s for i, s in enumerate(self._segments) if i not in chosen]
+            self._segments = [*rest, merged]
+
+    def flush(self) -> None:
+        """Seal the open rows now (before measuring memory, say)."""
+        self._seal()

@@ -1,0 +1,213 @@
+"""Changes to earlier assignments: moves and merges proved by a new arrival, and editors'
+corrections. Every change comes back as a ClusterEvent for the caller to apply to its store.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING
+
+from aggregator.dedup.clusters import Cluster
+from aggregator.dedup.corrections import Correction, CorrectionKind
+from aggregator.dedup.model import ClusterEvent, Rule
+from aggregator.dedup.vectors import SparseVec, dot
+
+if TYPE_CHECKING:
+    from aggregator.dedup.engine import DedupEngine
+
+HOUR = 3600.0
+MOVE_CLUSTERS = 3  # nearby clusters whose members may move to the new arrival's cluster
+MOVE_MEMBERS = 32  # members looked at per nearby cluster
+
+
+class Regrouper:
+    def __init__(self, engine: DedupEngine) -> None:
+        self.engine = engine
+        self.params = engine.params
+        self.rows = engine.rows
+        self.book = engine.book
+
+    # -- automatic -------------------------------------------------------------------------
+
+    def after_join(
+        self, row: int, vector: SparseVec, scored: list[tuple[int, float]]
+    ) -> list[ClusterEvent]:
+        target = self.book.clusters[self.rows.cluster(row)]
+        self.book.attach(target, row, vector)
+        bridge = self.rows.id(row)
+        events: list[ClusterEvent] = []
+        nearby = [c for c, _ in scored if c != target.id]
+        if self.params.move_members:
+            events.extend(self._moves(target, vector, nearby[:MOVE_CLUSTERS], bridge))
+        events.extend(self._merges(target, nearby, bridge))
+        return events
+
+    def _moves(
+        self, target: Cluster, vector: SparseVec, nearby: list[int], bridge: str
+    ) -> list[ClusterEvent]:
+        events: list[ClusterEvent] = []
+        for cluster_id in nearby:
+            cluster = self.book.get(cluster_id)
+            if cluster is None or len(cluster.members) < 2:
+                continue
+            for row in list(cluster.members[-MOVE_MEMBERS:]):
+                event = self._try_move(row, cluster, target, vector, bridge)
+                if event is not None:
+                    events.append(event)
+                if len(cluster.members) < 2:
+                    break
+        return events
+
+    def _try_move(
+        self, row: int, home: Cluster, target: Cluster, vector: SparseVec, bridge: str
+    ) -> ClusterEvent | None:
+        own = self.book.vector(row)
+        if dot(own, vector) < self.params.story_threshold or self._anchored(row, home):
+            return None
+        time = self.rows.time(row)
+        if target.gap_to(time) > self.params.link_gap_hours * HOUR:
+            return None
+        stay = (dot(own, self.book.total(home)) - dot(own, own)) / (len(home.members) - 1)
+        go = self.book.score(own, target)
+        same = self.rows.outlet(row) in self.book.outlets(target)
+        limit = self.engine.linker.threshold(target.gap_to(time), same)
+        article = self.rows.id(row)
+        if go <= stay or go < limit or not self._allowed([article], target.members):
+            return None
+        self.book.detach(home, row)
+        self.book.attach(target, row, own)
+        return ClusterEvent(Rule.MOVE, (article,), home.id, target.id, go, bridge)
+
+    def _anchored(self, row: int, home: Cluster) -> bool:
+        """Copies stay with their copy group; editors' articles stay where editors put them."""
+        if self.engine.constraints.pinned(self.rows.id(row)):
+            return True
+        group = self.rows.copy_group(row)
+        return any(self.rows.copy_group(r) == group for r in home.members if r != row)
+
+    def _merges(self, target: Cluster, nearby: list[int], bridge: str) -> list[ClusterEvent]:
+        events: list[ClusterEvent] = []
+        gap_limit = self.params.link_gap_hours * HOUR
+        merged = True
+        while merged:
+            merged = False
+            for cluster_id in nearby:
+                other = self.book.get(cluster_id)
+                if other is None or other.id == target.id:
+                    continue
+                gap = _span_gap(target, other)
+                if gap > gap_limit or not self._allowed_clusters(target, other):
+                    continue
+                score = self.book.linkage(target, other)
+                same = bool(self.book.outlets(target) & self.book.outlets(other))
+                if score >= self.engine.linker.threshold(gap, same):
+                    target, event = self._merge(target, other, score, bridge)
+                    events.append(event)
+                    merged = True
+        return events
+
+    def _merge(
+        self, a: Cluster, b: Cluster, score: float, bridge: str | None
+    ) -> tuple[Cluster, ClusterEvent]:
+        keep, gone = (a, b) if a.id < b.id else (b, a)
+        moved = tuple(self.rows.id(r) for r in gone.members)
+        self.book.absorb(keep, gone)
+        kind = Rule.MERGE if bridge is not None else Rule.EDITOR
+        return keep, ClusterEvent(kind, moved, gone.id, keep.id, score, bridge)
+
+    def _allowed(self, ids: list[str], members: list[int]) -> bool:
+        constraints = self.engine.constraints
+        return not constraints or constraints.allows(ids, (self.rows.id(r) for r in members))
+
+    def _allowed_clusters(self, a: Cluster, b: Cluster) -> bool:
+        if not self.engine.constraints:
+            return True
+        return self._allowed([self.rows.id(r) for r in a.members], b.members)
+
+    # -- editors ---------------------------------------------------------------------------
+
+    def correct(self, correction: Correction) -> tuple[Correction, list[ClusterEvent]]:
+        live = [self.rows.row_of[a] for a in correction.article_ids if a in self.rows.row_of]
+        if correction.kind is CorrectionKind.MERGE:
+            done, events = correction, self._editor_merge(live)
+        elif correction.kind is CorrectionKind.SPLIT:
+            done = self._complete(correction, live)
+            events = self._editor_split(live)
+        else:
+            done = self._complete(correction, live)
+            events = self._editor_move(live, correction.target)
+        self.engine.constraints.record(done)
+        return done, events
+
+    def _complete(self, correction: Correction, live: list[int]) -> Correction:
+        """Fill in ``away_from``: the cluster-mates the articles leave behind."""
+        if correction.away_from:
+            return correction
+        leaving = set(correction.article_ids)
+        mates: set[str] = set()
+        for row in live:
+            cluster = self.book.get(self.rows.cluster(row))
+            if cluster is not None:
+                mates.update(self.rows.id(r) for r in cluster.members)
+        away = tuple(sorted(mates - leaving - {correction.target or ""}))
+        return Correction(correction.kind, correction.article_ids, correction.target, away)
+
+    def _editor_merge(self, live: list[int]) -> list[ClusterEvent]:
+        clusters = sorted({self.rows.cluster(r) for r in live})
+        events: list[ClusterEvent] = []
+        if not clusters:
+            return events
+        keep = self.book.clusters[clusters[0]]
+        for cluster_id in clusters[1:]:
+            keep, event = self._merge(keep, self.book.clusters[cluster_id], 1.0, None)
+            events.append(event)
+        return events
+
+    def _editor_split(self, live: list[int]) -> list[ClusterEvent]:
+        if not live:
+            return []
+        fresh = self.book.new(self.rows.language(live[0]))
+        return self._relocate(live, fresh)
+
+    def _editor_move(self, live: list[int], target: str | None) -> list[ClusterEvent]:
+        target_row = self.rows.row_of.get(target or "")
+        if not live or target_row is None:
+            return []
+        return self._relocate(live, self.book.clusters[self.rows.cluster(target_row)])
+
+    def _relocate(self, live: list[int], destination: Cluster) -> list[ClusterEvent]:
+        """Move rows to ``destination``; a row leaving copies behind gets a new copy group."""
+        events: list[ClusterEvent] = []
+        leaving = set(live)
+        groups: dict[int, int] = {}
+        for row in live:
+            home = self.book.clusters[self.rows.cluster(row)]
+            if home.id == destination.id:
+                continue
+            group = self.rows.copy_group(row)
+            split_group = any(
+                self.rows.copy_group(r) == group and r not in leaving for r in home.members
+            )
+            new_group = None
+            if split_group:
+                new_group = groups.setdefault(group, self._next_group())
+                self.rows.set_copy_group(row, new_group)
+            self.book.detach(home, row)
+            self.book.attach(destination, row)
+            article = self.rows.id(row)
+            events.append(
+                ClusterEvent(Rule.EDITOR, (article,), home.id, destination.id, 1.0, None, new_group)
+            )
+        return events
+
+    def _next_group(self) -> int:
+        group = self.engine.next_copy_group
+        self.engine.next_copy_group += 1
+        return group
+
+
+def _span_gap(a: Cluster, b: Cluster) -> float:
+    """Seconds between two clusters' time spans (0 when they overlap or a time is unknown)."""
+    if any(math.isnan(v) for v in (a.first, a.last, b.first, b.last)):
+        return 0.0
+    return max(0.0, a.first - b.last, b.first - a.last)

@@ -1,0 +1,218 @@
+"""Column store of the articles the engine holds, in fixed-size numpy chunks.
+
+A row is an int, given in insertion order. Per row: external id, time, language and outlet
+codes, story cluster, copy group, the copy MinHash (lower 16 bits of each value: b-bit
+MinHash, enough to estimate Jaccard), and the top TF-IDF terms. A chunk whose rows are all
+gone is freed, so memory follows the time window, not the history.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+CHUNK_BITS = 12
+CHUNK = 1 << CHUNK_BITS
+_MASK = CHUNK - 1
+
+U16 = npt.NDArray[np.uint16]
+U32 = npt.NDArray[np.uint32]
+F32 = npt.NDArray[np.float32]
+
+
+@dataclass(slots=True)
+class RowData:
+    id: str
+    time: float  # NaN when unknown
+    language: int
+    outlet: int
+    cluster: int
+    copy_group: int
+    shingles: int
+    body_key: int
+    copy: U32  # empty when none
+    vec_ids: U32
+    vec_tf: npt.NDArray[np.floating]
+
+
+class _Chunk:
+    __slots__ = (
+        "alive",
+        "body_key",
+        "cluster",
+        "copy",
+        "copy_group",
+        "has_copy",
+        "ids",
+        "language",
+        "outlet",
+        "shingles",
+        "time",
+        "vec_ids",
+        "vec_len",
+        "vec_tf",
+    )
+
+    def __init__(self, copy_perm: int, terms: int) -> None:
+        self.ids: list[str] = []
+        self.time = np.full(CHUNK, np.nan)
+        self.language = np.zeros(CHUNK, dtype=np.int32)
+        self.outlet = np.zeros(CHUNK, dtype=np.int32)
+        self.cluster = np.zeros(CHUNK, dtype=np.int64)
+        self.copy_group = np.zeros(CHUNK, dtype=np.int64)
+        self.alive = np.zeros(CHUNK, dtype=bool)
+        self.shingles = np.zeros(CHUNK, dtype=np.int32)
+        self.body_key = np.zeros(CHUNK, dtype=np.uint32)
+        self.has_copy = np.zeros(CHUNK, dtype=bool)
+        self.copy = np.zeros((CHUNK, copy_perm), dtype=np.uint16)
+        self.vec_ids = np.zeros((CHUNK, terms), dtype=np.uint32)
+        self.vec_tf = np.zeros((CHUNK, terms), dtype=np.float16)
+        self.vec_len = np.zeros(CHUNK, dtype=np.uint8)
+
+
+class RowStore:
+    """Rows by number; ``row_of`` maps external ids of live rows to row numbers."""
+
+    def __init__(self, copy_perm: int, terms: int) -> None:
+        if terms > 255:
+            raise ValueError("at most 255 terms per row")
+        self._copy_perm = copy_perm
+        self._terms = terms
+        self._chunks: dict[int, _Chunk] = {}
+        self.next_row = 0
+        self.row_of: dict[str, int] = {}
+        self.live = 0
+
+    def append(self, data: RowData) -> int:
+        row = self.next_row
+        index = row >> CHUNK_BITS
+        chunk = self._chunks.get(index)
+        if chunk is None:
+            chunk = self._chunks[index] = _Chunk(self._copy_perm, self._terms)
+        at = row & _MASK
+        chunk.ids.append(data.id)
+        chunk.time[at] = data.time
+        chunk.language[at] = data.language
+        chunk.outlet[at] = data.outlet
+        chunk.cluster[at] = data.cluster
+        chunk.copy_group[at] = data.copy_group
+        chunk.alive[at] = True
+        chunk.shingles[at] = data.shingles
+        chunk.body_key[at] = data.body_key
+        if len(data.copy):
+            chunk.has_copy[at] = True
+            chunk.copy[at] = (data.copy & 0xFFFF).astype(np.uint16)
+        n = min(len(data.vec_ids), self._terms)
+        chunk.vec_ids[at, :n] = data.vec_ids[:n]
+        chunk.vec_tf[at, :n] = data.vec_tf[:n]
+        chunk.vec_len[at] = n
+        self.row_of[data.id] = row
+        self.next_row += 1
+        self.live += 1
+        return row
+
+    def _at(self, row: int) -> tuple[_Chunk, int]:
+        return self._chunks[row >> CHUNK_BITS], row & _MASK
+
+    def alive(self, row: int) -> bool:
+        chunk = self._chunks.get(row >> CHUNK_BITS)
+        return chunk is not None and bool(chunk.alive[row & _MASK])
+
+    def id(self, row: int) -> str:
+        chunk, at = self._at(row)
+        return chunk.ids[at]
+
+    def time(self, row: int) -> float:
+        chunk, at = self._at(row)
+        return float(chunk.time[at])
+
+    def language(self, row: int) -> int:
+        chunk, at = self._at(row)
+        return int(chunk.language[at])
+
+    def outlet(self, row: int) -> int:
+        chunk, at = self._at(row)
+        return int(chunk.outlet[at])
+
+    def cluster(self, row: int) -> int:
+        chunk, at = self._at(row)
+        return int(chunk.cluster[at])
+
+    def set_cluster(self, row: int, cluster: int) -> None:
+        chunk, at = self._at(row)
+        chunk.cluster[at] = cluster
+
+    def copy_group(self, row: int) -> int:
+        chunk, at = self._at(row)
+        return int(chunk.copy_group[at])
+
+    def set_copy_group(self, row: int, group: int) -> None:
+        chunk, at = self._at(row)
+        chunk.copy_group[at] = group
+
+    def shingles(self, row: int) -> int:
+        chunk, at = self._at(row)
+        return int(chunk.shingles[at])
+
+    def body_key(self, row: int) -> int:
+        chunk, at = self._at(row)
+        return int(chunk.body_key[at])
+
+    def copy_sig(self, row: int) -> U16 | None:
+        chunk, at = self._at(row)
+        return chunk.copy[at] if chunk.has_copy[at] else None
+
+    def vector(self, row: int) -> tuple[U32, F32]:
+        """The row's term ids and sublinear term frequencies."""
+        chunk, at = self._at(row)
+        n = int(chunk.vec_len[at])
+        return chunk.vec_ids[at, :n], chunk.vec_tf[at, :n].astype(np.float32)
+
+    def kill(self, row: int) -> None:
+        chunk, at = self._at(row)
+        if chunk.alive[at]:
+            chunk.alive[at] = False
+            self.live -= 1
+            self.row_of.pop(chunk.ids[at], None)
+
+    def gone_share(self, first: int, last: int) -> float:
+        """Share of rows in [first, last] that are gone."""
+        total = gone = 0
+        for index in range(first >> CHUNK_BITS, (last >> CHUNK_BITS) + 1):
+            lo = max(first, index << CHUNK_BITS) & _MASK
+            hi = (min(last, ((index + 1) << CHUNK_BITS) - 1) & _MASK) + 1
+            total += hi - lo
+            chunk = self._chunks.get(index)
+            gone += (hi - lo) if chunk is None else int((~chunk.alive[lo:hi]).sum())
+        return gone / total if total else 1.0
+
+    def free_dead_chunks(self) -> None:
+        for index in [i for i, c in self._chunks.items() if not c.alive.any()]:
+            if (index + 1) << CHUNK_BITS <= self.next_row:
+                del self._chunks[index]
+
+    def rows_older_than(self, cutoff: float) -> list[int]:
+        """Live rows whose known time is before ``cutoff``."""
+        found: list[int] = []
+        for index, chunk in self._chunks.items():
+            hits = np.flatnonzero(chunk.alive & (chunk.time < cutoff))
+            found.extend((index << CHUNK_BITS) + int(h) for h in hits)
+        return found
+
+    def live_rows(self) -> list[int]:
+        found: list[int] = []
+        for index in sorted(self._chunks):
+            hits = np.flatnonzero(self._chunks[index].alive)
+            found.extend((index << CHUNK_BITS) + int(h) for h in hits)
+        return found
+
+    @property
+    def nbytes(self) -> int:
+        total = 0
+        for chunk in self._chunks.values():
+            for name in _Chunk.__slots__:
+                value = getattr(chunk, name)
+                total += value.nbytes if isinstance(value, np.ndarray) else 0
+        return total

@@ -1,0 +1,116 @@
+"""Sparse term vectors (sorted uint32 term ids, float64 weights) and the IDF table.
+
+The IDF is learned as articles arrive: document frequencies of every article seen are counted
+in 2**k hashed counters (memory does not grow with the vocabulary; a rare term that shares a
+counter with another gets a slightly lower IDF). The counts outlive the index window, since
+a term's rarity changes slowly; ``IdfTable.to_bytes`` lets the service keep them across
+restarts, and a restart without them rebuilds the counts from the replayed window.
+"""
+
+from __future__ import annotations
+
+import struct
+import zlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from aggregator.errors import DedupError
+
+U32 = npt.NDArray[np.uint32]
+F64 = npt.NDArray[np.float64]
+
+
+@dataclass(frozen=True, slots=True)
+class SparseVec:
+    ids: U32  # sorted, unique
+    weights: F64
+
+    @classmethod
+    def empty(cls) -> SparseVec:
+        return cls(np.zeros(0, dtype=np.uint32), np.zeros(0, dtype=np.float64))
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def normalized(self) -> SparseVec:
+        norm = float(np.sqrt(np.dot(self.weights, self.weights)))
+        if norm == 0.0:
+            return self
+        return SparseVec(self.ids, self.weights / norm)
+
+
+def from_terms(ids: U32, weights: npt.NDArray[np.floating]) -> SparseVec:
+    """A vector from possibly repeated ids (repeats add up)."""
+    if len(ids) == 0:
+        return SparseVec.empty()
+    unique, inverse = np.unique(ids, return_inverse=True)
+    summed = np.bincount(inverse, weights=weights.astype(np.float64), minlength=len(unique))
+    return SparseVec(unique.astype(np.uint32), summed.astype(np.float64))
+
+
+def dot(a: SparseVec, b: SparseVec) -> float:
+    if len(a) == 0 or len(b) == 0:
+        return 0.0
+    _, ia, ib = np.intersect1d(a.ids, b.ids, assume_unique=True, return_indices=True)
+    return float(np.dot(a.weights[ia], b.weights[ib]))
+
+
+def add(vectors: Sequence[SparseVec], signs: Sequence[float] | None = None) -> SparseVec:
+    """The sum of ``vectors`` (each times its sign, if given)."""
+    if not vectors:
+        return SparseVec.empty()
+    ids = np.concatenate([v.ids for v in vectors])
+    if signs is None:
+        weights = np.concatenate([v.weights for v in vectors])
+    else:
+        weights = np.concatenate([v.weights * s for v, s in zip(vectors, signs, strict=True)])
+    return from_terms(ids, weights)
+
+
+def shared_terms(a: SparseVec, b: SparseVec, count: int) -> list[int]:
+    """Ids of the terms that add most to ``dot(a, b)``, best first."""
+    common, ia, ib = np.intersect1d(a.ids, b.ids, assume_unique=True, return_indices=True)
+    if len(common) == 0:
+        return []
+    contribution = a.weights[ia] * b.weights[ib]
+    order = np.argsort(-contribution, kind="stable")[:count]
+    return [int(common[i]) for i in order if contribution[i] > 0]
+
+
+class IdfTable:
+    """Document frequencies of every article seen, in 2**k hashed counters."""
+
+    def __init__(self, buckets_log2: int) -> None:
+        self._mask = np.uint32((1 << buckets_log2) - 1)
+        self._counts = np.zeros(1 << buckets_log2, dtype=np.uint32)
+        self.docs = 0
+
+    def add(self, term_ids: U32) -> None:
+        """Count one document with these distinct term ids."""
+        self._counts[np.unique(term_ids & self._mask)] += np.uint32(1)
+        self.docs += 1
+
+    def idf(self, term_ids: U32) -> F64:
+        """Smoothed IDF: ln((N + 1) / (df + 1)) + 1."""
+        df = self._counts[term_ids & self._mask].astype(np.float64)
+        result: F64 = np.log((self.docs + 1.0) / (df + 1.0)) + 1.0
+        return result
+
+    def to_bytes(self) -> bytes:
+        """The table, compressed (to keep the IDF of more than the window across restarts)."""
+        return zlib.compress(struct.pack("<Q", self.docs) + self._counts.astype("<u4").tobytes())
+
+    def load(self, payload: bytes) -> None:
+        raw = zlib.decompress(payload)
+        counts = np.frombuffer(raw, dtype="<u4", offset=8)
+        if len(counts) != len(self._counts):
+            raise DedupError("IDF table of another size", code="bad_signature")
+        self.docs = struct.unpack_from("<Q", raw)[0]
+        self._counts = counts.astype(np.uint32)
+
+    @property
+    def nbytes(self) -> int:
+        return self._counts.nbytes
