@@ -10,18 +10,20 @@ extractor versions, time of export, filters, row counts. ``newsagg export`` writ
 
 from __future__ import annotations
 
-import csv
-import io
+import contextlib
 import json
 import os
+import queue
 import tempfile
-from collections.abc import Callable, Iterable, Iterator
+import threading
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, TypeVar
 
 import pyarrow as pa
+import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from aggregator.compare import comparison_rows
@@ -103,8 +105,14 @@ class ExportJob:
 
 # -- values -------------------------------------------------------------------------------
 
+Row = Sequence[Any]
+T = TypeVar("T")
+
 
 def _iso(value: datetime) -> str:
+    text = value.isoformat()
+    if text.endswith("+00:00"):
+        return text[:-6] + "Z"
     return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
@@ -113,41 +121,85 @@ def _plain(value: Any) -> Any:
     return _iso(value) if isinstance(value, datetime) else value
 
 
-def safe_cell(value: Any) -> Any:
-    """A CSV cell a spreadsheet will not run as a formula (OWASP's leading quote)."""
-    if isinstance(value, datetime):
-        return _iso(value)
+def _json_text(value: Any) -> Any:
     if isinstance(value, list | dict):
-        value = json.dumps(value, ensure_ascii=False, sort_keys=True)
+        return json.dumps(value, ensure_ascii=False, sort_keys=True)
+    return value
+
+
+def _formula_safe(value: Any) -> Any:
+    value = _json_text(value)
     if isinstance(value, str) and value.startswith(FORMULA_START):
         return "'" + value
     return value
 
 
-def _fit(row: dict[str, Any], columns: list[tuple[str, pa.DataType]]) -> dict[str, Any]:
-    """The row with exactly the export's columns: JSON text where a string is expected,
-    anything unexpected folded into ``extra``."""
-    out: dict[str, Any] = {}
-    for name, kind in columns:
-        value = row.get(name)
-        if kind == STR and isinstance(value, list | dict):
-            value = json.dumps(value, ensure_ascii=False, sort_keys=True)
-        out[name] = value
-    unknown = {k: v for k, v in row.items() if k not in out}
-    if unknown and "extra" in out:
-        out["extra"] = json.dumps(unknown, ensure_ascii=False, sort_keys=True, default=str)
-    return out
+def safe_cell(value: Any) -> Any:
+    """A CSV cell a spreadsheet will not run as a formula (OWASP's leading quote)."""
+    return _iso(value) if isinstance(value, datetime) else _formula_safe(value)
+
+
+FORMULA_CHARS = frozenset(FORMULA_START)
+CSV_TYPES = {TIME: STR, STRINGS: STR}
+
+
+def _guarded(values: list[Any]) -> list[Any]:
+    """Text cells a spreadsheet would run as a formula, prefixed with a quote."""
+    return [
+        ("'" + v if v[:1] in FORMULA_CHARS else v) if v.__class__ is str else _formula_safe(v)
+        for v in values
+    ]
+
+
+def _column(values: list[Any], kind: pa.DataType, fmt: str) -> list[Any]:
+    """One column's cells in the form the format wants."""
+    if fmt == "csv" and kind == TIME:
+        return [None if v is None else _iso(v) for v in values]
+    if fmt == "csv" and kind == STRINGS:
+        return [None if v is None else _json_text(v) for v in values]
+    if fmt == "csv" and kind == STR:
+        return _guarded(values)
+    if kind == STR:
+        return [_json_text(v) for v in values]
+    return values
+
+
+def _table(rows: list[Row], columns: list[tuple[str, pa.DataType]], fmt: str) -> pa.Table:
+    """A batch of rows as an Arrow table, built column by column (fast: no per-row dicts)."""
+    transposed = list(zip(*rows, strict=True)) if rows else [() for _ in columns]
+    schema = _schema(columns, fmt)
+    arrays = [
+        pa.array(_column(list(values), kind, fmt), type=field.type)
+        for values, (_, kind), field in zip(transposed, columns, schema, strict=True)
+    ]
+    return pa.Table.from_arrays(arrays, schema=schema)
+
+
+def _schema(columns: list[tuple[str, pa.DataType]], fmt: str) -> pa.Schema:
+    if fmt == "csv":
+        return pa.schema([(name, CSV_TYPES.get(kind, kind)) for name, kind in columns])
+    return pa.schema(columns)
+
+
+def _fit(row: dict[str, Any], names: list[str]) -> Row:
+    """A comparison row with exactly the export's columns, anything unexpected folded into
+    ``extra`` as JSON."""
+    known = set(names)
+    unknown = {k: v for k, v in row.items() if k not in known}
+    extra = (
+        json.dumps(unknown, ensure_ascii=False, sort_keys=True, default=str) if unknown else None
+    )
+    return [extra if name == "extra" else row.get(name) for name in names]
 
 
 # -- rows ---------------------------------------------------------------------------------
 
 
-def _flatten(job: ExportJob, batch: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def _flatten(job: ExportJob, batch: list[Row]) -> list[dict[str, Any]]:
     """Comparison JSON -> one row per (cluster, outlet) and per (cluster, outlet, term)."""
     rows: list[dict[str, Any]] = []
     wanted = set(job.filters.outlets)
-    for item in batch:
-        cluster_id, comparison = item["cluster_id"], item["comparison"]
+    for cluster_id, comparison in batch:
         try:
             outlet_rows, term_rows = comparison_rows(cluster_id, comparison)
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
@@ -162,60 +214,111 @@ def _flatten(job: ExportJob, batch: list[dict[str, Any]]) -> list[dict[str, Any]
     return rows
 
 
-def rows_of(job: ExportJob, engine: Any) -> Iterator[list[dict[str, Any]]]:
-    """The export's rows in batches, fitted to its columns; counts them in ``job.rows``."""
-    batch_size = 50 if job.table == "comparisons" else 2000
+def rows_of(job: ExportJob, engine: Any) -> Iterator[list[Row]]:
+    """The export's rows in batches, as sequences in column order; counts them in
+    ``job.rows``."""
+    names = [name for name, _ in job.columns]
+    batch_size = 50 if job.table == "comparisons" else 5000
     for batch in export_batches(engine, job.table, job.filters, batch=batch_size):
-        rows = _flatten(job, batch) if job.table == "comparisons" else batch
-        for row in rows:
-            kind = row.get("row_kind", "total") if job.table == "comparisons" else "total"
-            job.rows[kind] = job.rows.get(kind, 0) + 1
-        if rows:
-            yield [_fit(row, job.columns) for row in rows]
+        if job.table != "comparisons":
+            job.rows["total"] = job.rows.get("total", 0) + len(batch)
+            yield batch
+            continue
+        flat = _flatten(job, batch)
+        for row in flat:
+            job.rows[row["row_kind"]] = job.rows.get(row["row_kind"], 0) + 1
+        if flat:
+            yield [_fit(row, names) for row in flat]
+
+
+def prefetched(batches: Iterator[T], depth: int = 2) -> Iterator[T]:
+    """``batches`` produced in a thread of their own, up to ``depth`` ahead, so reading the
+    database overlaps with formatting. The producer owns the iterator (and its connection)
+    from start to end; stopping early stops and closes it."""
+    box: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def produce() -> None:
+        try:
+            for batch in batches:
+                while not stop.is_set():
+                    try:
+                        box.put(("batch", batch), timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    break
+            box.put(("done", None))
+        except BaseException as exc:  # handed to the consumer, raised there
+            box.put(("error", exc))
+        finally:
+            close = getattr(batches, "close", None)
+            if close is not None:
+                close()
+
+    worker = threading.Thread(target=produce, name="export-reader", daemon=True)
+    worker.start()
+    try:
+        while True:
+            kind, value = box.get()
+            if kind == "done":
+                return
+            if kind == "error":
+                raise value
+            yield value
+    finally:
+        stop.set()
+        while worker.is_alive():
+            with contextlib.suppress(queue.Empty):
+                box.get(timeout=0.1)
+        worker.join()
 
 
 # -- writers ------------------------------------------------------------------------------
 
-Writer = Callable[[list[dict[str, Any]] | None], None]
+Writer = Callable[[list[Row] | None], None]
 
 
 def csv_writer(out: BinaryIO, job: ExportJob) -> Writer:
-    names = [name for name, _ in job.columns]
-    header: list[bool] = [False]
+    """CSV through Arrow's writer: strings quoted, empty cells for nulls, a header line."""
+    options = pacsv.WriteOptions(include_header=True, quoting_style="needed")
+    writer = pacsv.CSVWriter(out, _schema(job.columns, "csv"), write_options=options)
 
-    def write(rows: list[dict[str, Any]] | None) -> None:
-        text = io.StringIO()
-        writer = csv.writer(text, lineterminator="\r\n")
-        if not header[0]:
-            writer.writerow(names)
-            header[0] = True
-        for row in rows or ():
-            writer.writerow([safe_cell(row.get(name)) for name in names])
-        out.write(text.getvalue().encode("utf-8"))
+    def write(rows: list[Row] | None) -> None:
+        if rows is None:
+            writer.close()
+        elif rows:
+            writer.write_table(_table(rows, job.columns, "csv"))
 
     return write
 
 
 def jsonl_writer(out: BinaryIO, job: ExportJob) -> Writer:
-    def write(rows: list[dict[str, Any]] | None) -> None:
-        lines = (
-            json.dumps({k: _plain(v) for k, v in row.items()}, ensure_ascii=False)
-            for row in rows or ()
-        )
-        out.write("".join(line + "\n" for line in lines).encode("utf-8"))
+    names = [name for name, _ in job.columns]
+    times = [i for i, (_, kind) in enumerate(job.columns) if kind == TIME]
+    dumps = json.JSONEncoder(ensure_ascii=False).encode
+
+    def write(rows: list[Row] | None) -> None:
+        if not rows:
+            return
+        columns = [list(values) for values in zip(*rows, strict=True)]
+        for i in times:  # converted column by column: no Python call per datetime row
+            columns[i] = [None if v is None else _iso(v) for v in columns[i]]
+        lines = [dumps(dict(zip(names, row, strict=True))) for row in zip(*columns, strict=True)]
+        out.write(("\n".join(lines) + "\n").encode("utf-8"))
 
     return write
 
 
 def parquet_writer(out: BinaryIO, job: ExportJob) -> Writer:
-    schema = pa.schema(job.columns)
-    writer = pq.ParquetWriter(out, schema, compression="zstd")
+    writer = pq.ParquetWriter(out, _schema(job.columns, "parquet"), compression="zstd")
 
-    def write(rows: list[dict[str, Any]] | None) -> None:
+    def write(rows: list[Row] | None) -> None:
         if rows is None:
             writer.close()
         elif rows:
-            writer.write_table(pa.Table.from_pylist(rows, schema=schema))
+            writer.write_table(_table(rows, job.columns, "parquet"))
 
     return write
 
@@ -231,9 +334,8 @@ def write_export(job: ExportJob, engine: Any, out: BinaryIO) -> Iterator[None]:
     """Write the export to ``out`` batch by batch, yielding after each (so a caller can
     forward the bytes as they come); ``write(None)`` finishes the file."""
     write = WRITERS[job.fmt](out, job)
-    if job.fmt == "csv":
-        write([])  # the header, even for an empty export
-    for rows in rows_of(job, engine):
+    yield  # the CSV header, even for an empty export
+    for rows in prefetched(rows_of(job, engine)):
         write(rows)
         yield
     write(None)

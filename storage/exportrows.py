@@ -3,7 +3,7 @@ cursor on PostgreSQL, ``yield_per`` batches), never capped; and what a manifest 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -104,9 +104,10 @@ EXPORT_QUERIES = {
 
 def export_batches(
     engine: Engine, table: str, filters: ExportFilters, *, batch: int = 2000
-) -> Iterator[list[dict[str, Any]]]:
-    """Every row of an export table, in id order, as batches of dicts; streamed from one
-    statement (one snapshot), never all in memory and never capped."""
+) -> Iterator[list[Sequence[Any]]]:
+    """Every row of an export table, in id order, as batches of rows (tuples in the order of
+    ``export_columns(table)``); streamed from one statement (one snapshot), never all in memory
+    and never capped."""
     build = EXPORT_QUERIES.get(table)
     if build is None:
         raise InputError(f"unknown table {table!r}", resource="export")
@@ -114,7 +115,13 @@ def export_batches(
         query = build(engine.dialect.name, active_version(conn), filters)
         result = conn.execution_options(yield_per=batch).execute(query)
         for part in result.partitions():
-            yield [dict(row._mapping) for row in part]
+            yield list(part)
+
+
+def export_columns(table: str) -> list[str]:
+    """The column names of an export table's rows, in order."""
+    query = EXPORT_QUERIES[table]("sqlite", None, ExportFilters())
+    return [column.name for column in query.selected_columns]
 
 
 def export_context(engine: Engine, filters: ExportFilters) -> dict[str, Any]:

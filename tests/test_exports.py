@@ -19,7 +19,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from aggregator.errors import InputError
-from aggregator.exports import export_command, safe_cell
+from aggregator.exports import COLUMNS, export_command, safe_cell
+from storage.exportrows import export_columns
 from storage.store import Store
 from tests.support.webdata import NOW, filled, insert_articles, outlet, pg_database
 from tests.support.webkit import Site, basil_path
@@ -88,6 +89,11 @@ def test_every_table_with_its_manifest(basil_url: str, tmp_path: Path, fmt: str)
     assert counts["articles"] == {"total": 180} and counts["memberships"] == {"total": 180}
     assert counts["clusters"] == {"total": 60}
     assert counts["comparisons"]["outlet"] == 180 and counts["comparisons"]["term"] > 1000
+
+
+def test_query_columns_match_the_export_schema() -> None:
+    for table in ("articles", "clusters", "memberships"):
+        assert export_columns(table) == [name for name, _ in COLUMNS[table]]
 
 
 def test_article_rows_carry_the_contract_columns(basil_url: str, tmp_path: Path) -> None:
@@ -183,7 +189,7 @@ def test_bad_arguments_and_failures_leave_no_file(
         run_export(basil_url, target, "articles", "csv")
 
     def broken(job: Any, engine: Any) -> Iterator[list[dict[str, Any]]]:
-        yield [{"id": "1"}]
+        yield []
         raise OSError("disk full")
 
     monkeypatch.setattr("aggregator.exports.rows_of", broken)
