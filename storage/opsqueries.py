@@ -89,6 +89,14 @@ def _max_errors(outlet: dict[str, Any]) -> int:
     return max((f["error_count"] for f in outlet["feeds"]), default=0)
 
 
+def outlet_choices(engine: Engine) -> list[dict[str, Any]]:
+    """Every outlet's id, name and labels (for filter forms), by name."""
+    with reading(engine) as conn:
+        rows = conn.execute(select(OutletRow.id, OutletRow.name, OutletRow.labels)).all()
+    items = [{"id": oid, "name": name, "labels": dict(labels or {})} for oid, name, labels in rows]
+    return sorted(items, key=lambda o: (str(o["name"]).lower(), o["id"]))
+
+
 def outlet_ids_with_label(engine: Engine, key: str | None, value: str) -> tuple[str, ...]:
     """Outlets carrying a label (``key=value``, or ``value`` under any key)."""
     with reading(engine) as conn:
@@ -112,17 +120,25 @@ def outlet_names(engine: Engine) -> dict[str, str]:
 
 
 def audit_entries(
-    engine: Engine, *, cluster_id: int | None = None, before: int | None = None, limit: int = 100
+    engine: Engine,
+    *,
+    cluster_id: int | None = None,
+    before: int | None = None,
+    limit: int = 100,
+    scan: int | None = None,
 ) -> list[dict[str, Any]]:
     """Audit entries older than id ``before``, newest first; with ``cluster_id`` only those
-    that name the cluster (scanned in batches, so up to ``limit`` are always found)."""
+    that name the cluster (scanned in batches, so up to ``limit`` are always found, unless
+    ``scan`` bounds how many recent entries are looked at)."""
     found: list[dict[str, Any]] = []
+    looked = 0
     with reading(engine) as conn:
-        while len(found) < limit:
+        while len(found) < limit and (scan is None or looked < scan):
             query = select(AuditLogRow).order_by(AuditLogRow.id.desc()).limit(500)
             if before is not None:
                 query = query.where(AuditLogRow.id < before)
             rows = conn.execute(query).all()
+            looked += len(rows)
             for r in rows:
                 entry = {"id": r.id, "at": r.at, "actor": r.actor, "action": r.action}
                 entry.update(target=r.target, detail=dict(r.detail))

@@ -71,7 +71,7 @@ def stories(
     next_cursor = params.encode_cursor(kind, filters, page.next_key)
     query = [(k, v) for k, v in form.items() if v and k != "outlet"]
     query += [("outlet", o) for o in form["outlet"]]
-    outlets = opsqueries.outlets_health(engine, context.clock())
+    outlets = opsqueries.outlet_choices(engine)
     return render(
         request,
         "stories.html",
@@ -110,7 +110,7 @@ def story(request: Request, cluster_id: Id, split: Text = None, merged: Text = N
         names=names,
         parts=build_parts(detail.comparison, Refs(by_ref, names)),
         nearby=queries.nearby_clusters(engine, detail.cluster),
-        audit=opsqueries.audit_entries(engine, cluster_id=cluster_id, limit=20),
+        audit=opsqueries.audit_entries(engine, cluster_id=cluster_id, limit=20, scan=5000),
         notice_split=params.int_text(split, "split", 1),
         notice_merged=bool(merged),
     )
