@@ -148,16 +148,20 @@ class Linker:
 
     # -- the decision ----------------------------------------------------------------------
 
-    def threshold(self, gap_seconds: float, same_outlet: bool = False) -> float:
-        """The score needed to join across a time gap (and into a cluster that already has
-        an article from the same outlet: follow-ups need more proof than other outlets)."""
+    def threshold(self, gap_seconds: float, same_outlet: bool = False, terms: int = 0) -> float:
+        """The score needed to join: more across a time gap, more into a cluster that already
+        has an article of the same outlet (follow-ups need more proof than other outlets'
+        reports), and more for a short text, whose cosine is noisier (noise ~ 1/sqrt(n))."""
         p = self.params
         extra = p.same_outlet_penalty if same_outlet else 0.0
+        if terms and p.short_text_factor:
+            n = min(terms, p.vector_terms)
+            extra += p.short_text_factor * (1 / math.sqrt(n) - 1 / math.sqrt(p.vector_terms))
         return p.story_threshold + p.gap_penalty_per_day * gap_seconds / DAY + extra
 
     def limit_for(self, probe: Probe, cluster: Cluster) -> float:
         same = bool(self.params.same_outlet_penalty) and probe.outlet in self.book.outlets(cluster)
-        return self.threshold(cluster.gap_to(probe.time), same)
+        return self.threshold(cluster.gap_to(probe.time), same, len(probe.vector))
 
     def decide(self, probe: Probe, cands: Candidates, copy: CopyMatch | None) -> Decision:
         scored = self._score_clusters(probe, cands)

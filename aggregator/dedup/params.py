@@ -29,8 +29,8 @@ class DedupParams:
     copy_num_perm: int = 128
     copy_bands: int = 32  # LSH bands x rows must equal copy_num_perm
     copy_rows: int = 4
-    copy_jaccard: float = 0.5  # estimated Jaccard that proves a copy
-    copy_containment: float = 0.8  # or: the smaller text lies this much inside the larger
+    copy_jaccard: float = 0.4  # estimated Jaccard that proves a copy
+    copy_containment: float = 0.65  # or: the smaller text lies this much inside the larger
     copy_min_ratio: float = 0.2  # ... when it is at least this fraction of the larger's size
     copy_min_shingles: int = 8  # shorter bodies get no copy signature
     duplicate_jaccard: float = 0.95  # same outlet and this similar: one article, not two
@@ -41,12 +41,13 @@ class DedupParams:
     title_weight: int = 3
     lead_terms: int = 40  # content terms of the lead that enter the story signature
     vector_terms: int = 64  # top TF-IDF terms kept per article
-    story_threshold: float = 0.2  # average-linkage cosine needed to join or merge
-    gap_penalty_per_day: float = 0.0  # added to the threshold per day of time gap
-    same_outlet_penalty: float = 0.0  # added when the cluster already has the outlet
+    story_threshold: float = 0.14  # average-linkage cosine needed to join or merge
+    gap_penalty_per_day: float = 0.02  # added to the threshold per day of time gap
+    same_outlet_penalty: float = 0.1  # added when the cluster already has the outlet
+    short_text_factor: float = 1.0  # z: short texts need z * (1/sqrt(n) - 1/sqrt(terms)) more
     max_candidates: int = 48  # candidate articles kept per query (most band hits first)
     max_bucket: int = 4000  # LSH buckets larger than this are skipped as uninformative
-    move_members: bool = True  # a new article may pull a better-fitting member over
+    move_members: bool = False  # a new article may pull a better-fitting member over
     # time
     window_hours: float = 168.0  # the index keeps this much time; older articles are evicted
     link_gap_hours: float = 72.0  # the largest time gap across which articles link

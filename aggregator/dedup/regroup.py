@@ -39,7 +39,7 @@ class Regrouper:
         nearby = [c for c, _ in scored if c != target.id]
         if self.params.move_members:
             events.extend(self._moves(target, vector, nearby[:MOVE_CLUSTERS], bridge))
-        events.extend(self._merges(target, nearby, bridge))
+        events.extend(self._merges(target, nearby, bridge, len(vector)))
         return events
 
     def _moves(
@@ -70,7 +70,7 @@ class Regrouper:
         stay = (dot(own, self.book.total(home)) - dot(own, own)) / (len(home.members) - 1)
         go = self.book.score(own, target)
         same = self.rows.outlet(row) in self.book.outlets(target)
-        limit = self.engine.linker.threshold(target.gap_to(time), same)
+        limit = self.engine.linker.threshold(target.gap_to(time), same, len(own))
         article = self.rows.id(row)
         if go <= stay or go < limit or not self._allowed([article], target.members):
             return None
@@ -85,7 +85,9 @@ class Regrouper:
         group = self.rows.copy_group(row)
         return any(self.rows.copy_group(r) == group for r in home.members if r != row)
 
-    def _merges(self, target: Cluster, nearby: list[int], bridge: str) -> list[ClusterEvent]:
+    def _merges(
+        self, target: Cluster, nearby: list[int], bridge: str, terms: int
+    ) -> list[ClusterEvent]:
         events: list[ClusterEvent] = []
         gap_limit = self.params.link_gap_hours * HOUR
         merged = True
@@ -100,7 +102,7 @@ class Regrouper:
                     continue
                 score = self.book.linkage(target, other)
                 same = bool(self.book.outlets(target) & self.book.outlets(other))
-                if score >= self.engine.linker.threshold(gap, same):
+                if score >= self.engine.linker.threshold(gap, same, terms):
                     target, event = self._merge(target, other, score, bridge)
                     events.append(event)
                     merged = True

@@ -1,0 +1,114 @@
+"""Normalisation, tokens, shingles and flags."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from aggregator.dedup.features import DocInput, analyse, shingle_hashes
+from aggregator.dedup.params import DedupParams
+from aggregator.dedup.text import normalize, script, tokens
+from aggregator.types import Flag
+
+PARAMS = DedupParams()
+NEWS = (
+    "The city council approved the 2025 budget on Tuesday after a long debate. "
+    "Council members said the plan adds 1,200 teachers and raises spending by 3.5 percent. "
+    "The mayor praised the vote and promised new parks in every district."
+)
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("ＦＵＬＬ width", ["full", "width"]),  # NFKC folds full-width letters
+        ("Straße ﬁnal", ["strasse", "final"]),  # case folding and the fi ligature
+        ("It’s 3.5% of 1,200 — really!", ["it", "s", "3.5", "of", "1,200", "really"]),
+        ("COVID-19 cases", ["covid", "19", "cases"]),
+        ("東京都で", ["東京", "京都", "都で"]),  # unspaced scripts become character bigrams
+        ("Москва сегодня", ["москва", "сегодня"]),
+    ],
+)
+def test_tokens_fold_case_drop_punctuation_and_keep_numbers(raw: str, expected: list[str]) -> None:
+    assert tokens(normalize(raw)) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Hello world", "latin"),
+        ("Привет мир", "cyrillic"),
+        ("مرحبا بالعالم", "arabic"),
+        ("你好世界", "cjk"),
+        ("123 !!", "none"),
+    ],
+)
+def test_script(text: str, expected: str) -> None:
+    assert script(text) == expected
+
+
+def test_shingles_are_order_sensitive_and_unique() -> None:
+    a = shingle_hashes(["a", "b", "c", "d", "e", "f"], 3)
+    assert len(a) == 4
+    assert set(shingle_hashes(["f", "e", "d", "c", "b", "a"], 3).tolist()).isdisjoint(a.tolist())
+    assert len(shingle_hashes(["x", "x", "x", "x", "x", "x"], 3)) == 1
+    assert len(shingle_hashes(["only", "two"], 5)) == 1
+    assert len(shingle_hashes([], 5)) == 0
+
+
+def doc(text: str, title: str = "", language: str | None = None) -> DocInput:
+    return DocInput("d", "o", title, text, 0.0, language)
+
+
+@pytest.mark.parametrize(
+    ("document", "flag", "clusterable"),
+    [
+        (doc(""), Flag.EMPTY_TEXT, False),
+        (
+            doc("", title="Council approves budget after long debate on schools"),
+            Flag.EMPTY_TEXT,
+            True,
+        ),
+        (doc("Council votes."), Flag.TOO_SHORT, False),
+        (
+            doc("Москва объявила новый бюджет города на следующий год и план строительства"),
+            Flag.NON_LATIN,
+            True,
+        ),
+        (
+            doc(
+                "Subscribe to our newsletter.\nAccept cookies to continue.\n"
+                "Please enable JavaScript.\nAll rights reserved."
+            ),
+            Flag.BOILERPLATE,
+            False,
+        ),
+    ],
+)
+def test_bad_input_gets_a_clear_flag(document: DocInput, flag: Flag, clusterable: bool) -> None:
+    feats = analyse(document, PARAMS)
+    assert flag in feats.flags
+    assert feats.clusterable is clusterable
+
+
+def test_normal_news_has_no_flag_and_a_language() -> None:
+    feats = analyse(doc(NEWS, "Council approves budget"), PARAMS)
+    assert feats.flags == frozenset() and feats.clusterable
+    assert feats.language == "en"
+    assert "budget" in feats.term_tf and "the" not in feats.term_tf
+    assert feats.term_tf["budget"] > feats.term_tf["teachers"]  # title words weigh more
+
+
+def test_given_language_wins_over_the_guess() -> None:
+    assert analyse(doc(NEWS, language="EN-us"), PARAMS).language == "en"
+    assert analyse(doc("Москва объявила новый бюджет города"), PARAMS).language == "cyrillic"
+
+
+def test_gigantic_text_is_cut_flagged_and_fast() -> None:
+    huge = NEWS * 20_000  # about 8 MB
+    started = time.perf_counter()
+    feats = analyse(doc(huge), PARAMS)
+    assert Flag.GIGANTIC in feats.flags
+    assert time.perf_counter() - started < 10
+    assert len(feats.shingles) <= PARAMS.max_tokens
