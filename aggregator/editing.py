@@ -1,8 +1,9 @@
 """Editor corrections: merge stories, split articles off, move an article.
 
 A correction is stored (with an audit entry) as data keyed by article ids, so it can be
-re-applied after any re-clustering and wins over it; it is applied to the stored clusters at
-once, and the clusterer learns it on its next run.
+re-applied after any re-clustering and wins over it. It is applied to the stored clusters at
+once, so the editor sees it, and the clusterer learns it on its next run (at once when the web
+runs in the service's process) and keeps the cluster the editor sees under the same id.
 """
 
 from __future__ import annotations
@@ -38,9 +39,14 @@ def merge(store: Store, cluster_ids: Sequence[int], *, actor: str, note: str, no
     version = _version(store)
     groups = [_members(store, cid) for cid in ids]
     keys = [store.clusters.cluster(cid).key for cid in ids]
-    store.clusters.add_correction(
+    store.corrections.add_correction(
         "merge",
-        {"clusters": ids, "articles": [a for group in groups for a in group]},
+        {
+            "clusters": ids,
+            "anchors": [group[0] for group in groups if group],
+            "articles": [a for group in groups for a in group],
+            "survivor_key": keys[0],
+        },
         actor=actor,
         note=note,
         now=now,
@@ -67,10 +73,13 @@ def split(
     if set(chosen) == members:
         raise InputError("split must leave at least one article", resource=f"cluster {cluster_id}")
     version = _version(store)
-    correction = store.clusters.add_correction(
-        "split", {"cluster": cluster_id, "articles": chosen}, actor=actor, note=note, now=now
-    )
-    new_id = store.clusters.move_articles(version, chosen, f"editor-{correction}", now)
+    payload = {"cluster": cluster_id, "articles": chosen}
+    correction = store.corrections.add_correction("split", payload, actor=actor, note=note, now=now)
+    # A negative key cannot collide with the engine's; the clusterer renames it to the id
+    # the engine gives the new cluster when it learns the correction.
+    key = str(-correction)
+    store.corrections.update_payload(correction, {**payload, "key": key})
+    new_id = store.clusters.move_articles(version, chosen, key, now)
     store.clusters.refresh_stats([cluster_id, new_id], now)
     return new_id
 
@@ -86,7 +95,7 @@ def move(
     if current == to_cluster_id:
         raise InputError("the article is already in that cluster", resource=f"article {article_id}")
     target = _members(store, to_cluster_id)
-    store.clusters.add_correction(
+    store.corrections.add_correction(
         "move",
         {"article": article_id, "from": current, "to": to_cluster_id, "with": target[:5]},
         actor=actor,

@@ -324,6 +324,15 @@ class ArticleRepo(Repo):
                 .values(state=CLUSTERED)
             )
 
+    def requeue_for_clustering(self) -> int:
+        """Put every clustered article back in the cluster queue (``newsagg recluster``);
+        their ready order is kept, so the rebuild sees them in the order the service did."""
+        with self.session() as session:
+            result = session.execute(
+                update(ArticleRow).where(ArticleRow.state == CLUSTERED).values(state=READY)
+            )
+            return int(getattr(result, "rowcount", 0) or 0)
+
     def html(self, article_id: int) -> bytes | None:
         with self.session(write=False) as session:
             row = session.get(ArticleHtmlRow, article_id)

@@ -13,8 +13,6 @@ from aggregator.errors import NotFoundError
 from storage.base import Repo
 from storage.models import (
     ArticleRow,
-    AuditLogRow,
-    CorrectionRow,
     MembershipRow,
     OutletRow,
     ParamSetRow,
@@ -57,16 +55,6 @@ class ClusterSummary:
     outlets: tuple[str, ...]
     merged_into: int | None
     comparison: Mapping[str, Any] | None
-
-
-@dataclass(frozen=True, slots=True)
-class Correction:
-    id: int
-    kind: str
-    payload: Mapping[str, Any]
-    actor: str
-    note: str
-    created_at: datetime
 
 
 def _summary(row: StoryClusterRow) -> ClusterSummary:
@@ -117,15 +105,7 @@ class ClusterRepo(Repo):
     def save_signatures(self, version: str, signatures: Sequence[StoredSignature]) -> None:
         if not signatures:
             return
-        rows = [
-            {
-                "article_id": s.article_id,
-                "param_version": version,
-                "payload": s.payload,
-                "sort_time": s.sort_time,
-            }
-            for s in signatures
-        ]
+        rows = [signature_values(version, s) for s in signatures]
         with self.session() as session:
             session.execute(self.insert(SignatureRow.__table__).on_conflict_do_nothing(), rows)
 
@@ -162,48 +142,17 @@ class ClusterRepo(Repo):
         if not records:
             return {}
         with self.session() as session:
-            ids = self._cluster_ids(session, version, {r.cluster_key for r in records}, now)
+            ids = cluster_ids(session, version, {r.cluster_key for r in records}, now)
             for record in records:
-                session.merge(
-                    MembershipRow(
-                        article_id=record.article_id,
-                        param_version=version,
-                        cluster_id=ids[record.cluster_key],
-                        copy_group=record.copy_group,
-                        duplicate_of=record.duplicate_of,
-                        score=float(record.score),
-                        rule=record.rule,
-                        why=dict(record.why),
-                        assigned_at=now,
-                    )
-                )
+                session.merge(membership_row(version, ids[record.cluster_key], record, now))
         return ids
-
-    def _cluster_ids(
-        self, session: Any, version: str, keys: set[str], now: datetime
-    ) -> dict[str, int]:
-        found = dict(
-            session.execute(
-                select(StoryClusterRow.key, StoryClusterRow.id).where(
-                    StoryClusterRow.param_version == version, StoryClusterRow.key.in_(keys)
-                )
-            ).all()
-        )
-        for key in sorted(keys - found.keys()):
-            row = StoryClusterRow(
-                param_version=version, key=key, created_at=now, updated_at=now, outlets=[]
-            )
-            session.add(row)
-            session.flush()
-            found[key] = row.id
-        return found
 
     def merge_clusters(
         self, version: str, into_key: str, from_keys: Sequence[str], now: datetime
     ) -> None:
         """Move every member of ``from_keys`` into ``into_key``; the old rows point there."""
         with self.session() as session:
-            ids = self._cluster_ids(session, version, {into_key, *from_keys}, now)
+            ids = cluster_ids(session, version, {into_key, *from_keys}, now)
             target = ids[into_key]
             sources = [ids[k] for k in from_keys if ids[k] != target]
             if not sources:
@@ -226,7 +175,7 @@ class ClusterRepo(Repo):
     ) -> int:
         """Put articles into the cluster ``to_key`` (created if new); returns its id."""
         with self.session() as session:
-            target = self._cluster_ids(session, version, {to_key}, now)[to_key]
+            target = cluster_ids(session, version, {to_key}, now)[to_key]
             session.execute(
                 update(StoryClusterRow).where(StoryClusterRow.id == target).values(merged_into=None)
             )
@@ -244,35 +193,7 @@ class ClusterRepo(Repo):
         """Recompute title, counts, outlets and times of clusters from their members."""
         with self.session() as session:
             for cluster_id in cluster_ids:
-                self._refresh_one(session, cluster_id, now)
-
-    def _refresh_one(self, session: Any, cluster_id: int, now: datetime) -> None:
-        row = session.get(StoryClusterRow, cluster_id)
-        if row is None:
-            return
-        members = session.execute(
-            select(
-                ArticleRow.outlet_id,
-                ArticleRow.title,
-                ArticleRow.published,
-                ArticleRow.first_seen,
-                ArticleRow.language,
-            )
-            .join(MembershipRow, MembershipRow.article_id == ArticleRow.id)
-            .where(MembershipRow.cluster_id == cluster_id)
-            .order_by(func.coalesce(ArticleRow.published, ArticleRow.first_seen), ArticleRow.id)
-        ).all()
-        times = [published or seen for _, _, published, seen, _ in members]
-        outlets = sorted({outlet for outlet, *_ in members})
-        row.article_count = len(members)
-        row.outlet_count = len(outlets)
-        row.outlets = outlets
-        row.title = members[0][1] if members else ""
-        row.language = members[0][4] if members else None
-        row.first_published = min(times) if times else None
-        row.last_updated = max(times) if times else None
-        row.comparison_stale = True
-        row.updated_at = now
+                refresh_cluster(session, cluster_id, now)
 
     def cluster_ids_of(self, version: str, article_ids: Sequence[int]) -> dict[int, int]:
         with self.session(write=False) as session:
@@ -377,57 +298,6 @@ class ClusterRepo(Repo):
             )
             session.execute(delete(StoryClusterRow).where(StoryClusterRow.param_version == version))
 
-    # -- corrections and audit ------------------------------------------------------------
-
-    def add_correction(
-        self, kind: str, payload: Mapping[str, Any], *, actor: str, note: str, now: datetime
-    ) -> int:
-        with self.session() as session:
-            row = CorrectionRow(
-                kind=kind,
-                payload=dict(payload),
-                actor=actor,
-                note=note,
-                created_at=now,
-                revoked=False,
-            )
-            session.add(row)
-            session.flush()
-            session.add(
-                AuditLogRow(
-                    at=now,
-                    actor=actor,
-                    action=f"cluster.{kind}",
-                    target=str(row.id),
-                    detail={"payload": dict(payload), "note": note},
-                )
-            )
-            return row.id
-
-    def corrections(self) -> list[Correction]:
-        with self.session(write=False) as session:
-            rows = session.scalars(
-                select(CorrectionRow).where(~CorrectionRow.revoked).order_by(CorrectionRow.id)
-            )
-            return [
-                Correction(r.id, r.kind, dict(r.payload), r.actor, r.note, r.created_at)
-                for r in rows
-            ]
-
-    def audit(self, *, limit: int = 100) -> list[dict[str, Any]]:
-        with self.session(write=False) as session:
-            rows = session.scalars(select(AuditLogRow).order_by(AuditLogRow.id.desc()).limit(limit))
-            return [
-                {
-                    "at": r.at,
-                    "actor": r.actor,
-                    "action": r.action,
-                    "target": r.target,
-                    "detail": dict(r.detail),
-                }
-                for r in rows
-            ]
-
     def count_clusters(self, version: str) -> int:
         with self.session(write=False) as session:
             return int(
@@ -442,3 +312,75 @@ class ClusterRepo(Repo):
                 )
                 or 0
             )
+
+
+def membership_row(
+    version: str, cluster_id: int, record: MembershipRecord, now: datetime
+) -> MembershipRow:
+    return MembershipRow(
+        article_id=record.article_id,
+        param_version=version,
+        cluster_id=cluster_id,
+        copy_group=record.copy_group,
+        duplicate_of=record.duplicate_of,
+        score=float(record.score),
+        rule=record.rule,
+        why=dict(record.why),
+        assigned_at=now,
+    )
+
+
+def signature_values(version: str, signature: StoredSignature) -> dict[str, Any]:
+    return {
+        "article_id": signature.article_id,
+        "param_version": version,
+        "payload": signature.payload,
+        "sort_time": signature.sort_time,
+    }
+
+
+def cluster_ids(session: Any, version: str, keys: set[str], now: datetime) -> dict[str, int]:
+    found = dict(
+        session.execute(
+            select(StoryClusterRow.key, StoryClusterRow.id).where(
+                StoryClusterRow.param_version == version, StoryClusterRow.key.in_(keys)
+            )
+        ).all()
+    )
+    for key in sorted(keys - found.keys()):
+        row = StoryClusterRow(
+            param_version=version, key=key, created_at=now, updated_at=now, outlets=[]
+        )
+        session.add(row)
+        session.flush()
+        found[key] = row.id
+    return found
+
+
+def refresh_cluster(session: Any, cluster_id: int, now: datetime) -> None:
+    row = session.get(StoryClusterRow, cluster_id)
+    if row is None:
+        return
+    members = session.execute(
+        select(
+            ArticleRow.outlet_id,
+            ArticleRow.title,
+            ArticleRow.published,
+            ArticleRow.first_seen,
+            ArticleRow.language,
+        )
+        .join(MembershipRow, MembershipRow.article_id == ArticleRow.id)
+        .where(MembershipRow.cluster_id == cluster_id)
+        .order_by(func.coalesce(ArticleRow.published, ArticleRow.first_seen), ArticleRow.id)
+    ).all()
+    times = [published or seen for _, _, published, seen, _ in members]
+    outlets = sorted({outlet for outlet, *_ in members})
+    row.article_count = len(members)
+    row.outlet_count = len(outlets)
+    row.outlets = outlets
+    row.title = members[0][1] if members else ""
+    row.language = members[0][4] if members else None
+    row.first_published = min(times) if times else None
+    row.last_updated = max(times) if times else None
+    row.comparison_stale = True
+    row.updated_at = now

@@ -7,7 +7,9 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from aggregator.errors import StorageError
 from storage.articles import ArticleRepo
+from storage.assignments import AssignmentRepo
 from storage.clusters import ClusterRepo
+from storage.corrections import CorrectionRepo
 from storage.db import current_revision, head_revision, make_engine
 from storage.feeds import FeedRepo
 
@@ -21,6 +23,8 @@ class Store:
         self.feeds = FeedRepo(engine)
         self.articles = ArticleRepo(engine)
         self.clusters = ClusterRepo(engine)
+        self.assignments = AssignmentRepo(engine)
+        self.corrections = CorrectionRepo(engine)
 
     @classmethod
     def open(cls, url: str, *, busy_timeout_ms: int = 10_000, pool_size: int = 5) -> Store:

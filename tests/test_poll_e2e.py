@@ -40,6 +40,7 @@ def cli_env(db_url: str, outlets: Path) -> dict[str, str]:
             "NEWSAGG_DATABASE_URL": db_url,
             "NEWSAGG_OUTLETS": str(outlets),
             "NEWSAGG_SETTINGS": str(REPO / "config" / "settings.toml"),
+            "NEWSAGG_LEXICONS": str(REPO / "config" / "lexicons.toml"),
             "NEWSAGG_FETCH_ALLOW_HOSTS": "127.0.0.1",
             "NEWSAGG_FETCH_PER_HOST_DELAY_S": "0",
             "NEWSAGG_FETCH_PER_HOST_CONCURRENCY": "8",

@@ -1,0 +1,212 @@
+"""What the clusterer writes and reads back: assignment batches in one transaction, the rows
+a restarting engine rebuilds its index from, and the bookkeeping of engine keys."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select, update
+
+from storage.base import Repo
+from storage.clusters import (
+    MembershipRecord,
+    StoredSignature,
+    cluster_ids,
+    membership_row,
+    refresh_cluster,
+    signature_values,
+)
+from storage.models import ArticleRow, MembershipRow, SignatureRow, StoryClusterRow
+
+
+@dataclass(frozen=True, slots=True)
+class ClusterMove:
+    """Articles the engine moved to another cluster after their assignment (a merge proved
+    by a bridging article, a better-fitting cluster, an editor's correction)."""
+
+    article_ids: tuple[int, ...]
+    to_key: str
+    rule: str
+    from_key: str | None = None
+    copy_group: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RestoreRow:
+    """What a restarting clusterer needs of one stored article."""
+
+    article_id: int
+    outlet_id: str
+    sort_time: datetime
+    payload: bytes
+    cluster_key: str
+    copy_group: str | None
+
+
+class AssignmentRepo(Repo):
+    def persist_batch(
+        self,
+        version: str,
+        *,
+        signatures: Sequence[StoredSignature],
+        records: Sequence[MembershipRecord],
+        moves: Sequence[ClusterMove],
+        clustered: Sequence[int],
+        now: datetime,
+    ) -> set[int]:
+        """Store one clustering batch in one transaction: signatures, memberships, the moves
+        that later arrivals caused, and the articles' state. Returns the touched clusters."""
+        with self.session() as session:
+            if signatures:
+                session.execute(
+                    self.insert(SignatureRow.__table__).on_conflict_do_nothing(),
+                    [signature_values(version, s) for s in signatures],
+                )
+            keys = {r.cluster_key for r in records} | {m.to_key for m in moves}
+            keys |= {m.from_key for m in moves if m.from_key}
+            ids = cluster_ids(session, version, keys, now)
+            touched = {ids[r.cluster_key] for r in records}
+            for record in records:
+                session.merge(membership_row(version, ids[record.cluster_key], record, now))
+            for move in moves:
+                touched |= self._apply_move(session, version, ids, move, now)
+            if clustered:
+                session.execute(
+                    update(ArticleRow)
+                    .where(ArticleRow.id.in_(clustered), ArticleRow.state == "ready")
+                    .values(state="clustered")
+                )
+            for cluster_id in touched:
+                refresh_cluster(session, cluster_id, now)
+            return touched
+
+    def _apply_move(
+        self, session: Any, version: str, ids: dict[str, int], move: ClusterMove, now: datetime
+    ) -> set[int]:
+        target = ids[move.to_key]
+        sources = set(
+            session.scalars(
+                select(MembershipRow.cluster_id).where(
+                    MembershipRow.param_version == version,
+                    MembershipRow.article_id.in_(move.article_ids),
+                )
+            )
+        )
+        values: dict[str, Any] = {"cluster_id": target, "rule": move.rule, "assigned_at": now}
+        if move.copy_group is not None:
+            values["copy_group"] = move.copy_group
+        session.execute(
+            update(MembershipRow)
+            .where(
+                MembershipRow.param_version == version,
+                MembershipRow.article_id.in_(move.article_ids),
+            )
+            .values(**values)
+        )
+        session.execute(
+            update(StoryClusterRow).where(StoryClusterRow.id == target).values(merged_into=None)
+        )
+        if move.rule == "merge":
+            emptied = [c for c in sources if c != target]
+            session.execute(
+                update(StoryClusterRow)
+                .where(StoryClusterRow.id.in_(emptied))
+                .values(merged_into=target)
+            )
+        return sources | {target}
+
+    def restore_rows(
+        self, version: str, since: datetime, *, batch: int = 5000
+    ) -> Iterator[list[RestoreRow]]:
+        """Stored signatures newer than ``since`` with each article's current place, oldest
+        first, in batches (what a restarting clusterer rebuilds its index from)."""
+        last: tuple[datetime, int] | None = None
+        while True:
+            query = (
+                select(
+                    SignatureRow.article_id,
+                    ArticleRow.outlet_id,
+                    SignatureRow.sort_time,
+                    SignatureRow.payload,
+                    StoryClusterRow.key,
+                    MembershipRow.copy_group,
+                )
+                .join(ArticleRow, ArticleRow.id == SignatureRow.article_id)
+                .join(
+                    MembershipRow,
+                    (MembershipRow.article_id == SignatureRow.article_id)
+                    & (MembershipRow.param_version == version),
+                )
+                .join(StoryClusterRow, StoryClusterRow.id == MembershipRow.cluster_id)
+                .where(SignatureRow.param_version == version, SignatureRow.sort_time >= since)
+                .order_by(SignatureRow.sort_time, SignatureRow.article_id)
+                .limit(batch)
+            )
+            if last is not None:
+                query = query.where(
+                    (SignatureRow.sort_time > last[0])
+                    | ((SignatureRow.sort_time == last[0]) & (SignatureRow.article_id > last[1]))
+                )
+            with self.session(write=False) as session:
+                rows = [
+                    RestoreRow(a, o, t, bytes(p), k, g)
+                    for a, o, t, p, k, g in session.execute(query)
+                ]
+            if not rows:
+                return
+            yield rows
+            last = (rows[-1].sort_time, rows[-1].article_id)
+
+    def key_numbers(self, version: str) -> tuple[int, int]:
+        """The largest numeric cluster key and copy group used so far (0 when none), so a
+        restarted engine never hands out an id that names an older cluster."""
+        with self.session(write=False) as session:
+            keys = session.scalars(
+                select(StoryClusterRow.key).where(StoryClusterRow.param_version == version)
+            )
+            groups = session.scalars(
+                select(MembershipRow.copy_group)
+                .where(MembershipRow.param_version == version)
+                .distinct()
+            )
+            return _max_int(keys), _max_int(groups)
+
+    def rekey(self, version: str, old_key: str, new_key: str) -> None:
+        """Give the cluster ``old_key`` the engine's key ``new_key``; a dead cluster that held
+        ``new_key`` (merged away, emptied) keeps its row under another key."""
+        if old_key == new_key:
+            return
+        with self.session() as session:
+            exists = session.scalar(
+                select(StoryClusterRow.id).where(
+                    StoryClusterRow.param_version == version, StoryClusterRow.key == old_key
+                )
+            )
+            if exists is None:
+                return
+            holder = session.scalars(
+                select(StoryClusterRow).where(
+                    StoryClusterRow.param_version == version, StoryClusterRow.key == new_key
+                )
+            ).first()
+            if holder is not None:
+                holder.key = f"retired-{holder.id}"
+                session.flush()
+            session.execute(
+                update(StoryClusterRow)
+                .where(StoryClusterRow.param_version == version, StoryClusterRow.key == old_key)
+                .values(key=new_key)
+            )
+
+
+def _max_int(values: Any) -> int:
+    best = 0
+    for value in values:
+        try:
+            best = max(best, int(value))
+        except (TypeError, ValueError):
+            continue
+    return best
