@@ -18,6 +18,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from aggregator import editing
 from aggregator.compare import Lexicons, load_lexicons
 from aggregator.comparing import ComparisonRefresher
 from aggregator.dedup.corrections import Correction, CorrectionKind
@@ -96,6 +97,15 @@ class Clusterer:
             engine = self._engine()
             self._last_correction = 0
             self._learn_corrections(engine)
+            for stored in self.store.corrections.corrections():
+                editing.replay(
+                    self.store,
+                    self.version,
+                    stored.kind,
+                    dict(stored.payload),
+                    key=str(-stored.id),
+                    now=self.clock(),
+                )
 
     def _cluster(self, engine: DedupEngine, articles: Sequence[Article]) -> None:
         started = time.perf_counter()
@@ -142,7 +152,10 @@ class Clusterer:
             self.version, self.params.to_dict(), now, activate=True
         )
         engine = DedupEngine(self.params)
-        since = now - timedelta(hours=self.params.window_hours)
+        # The window ends at the newest stored article, as it did in the engine before the
+        # restart, whatever the wall clock says: a restarted engine is the same engine.
+        newest = self.store.assignments.newest_time(self.version) or now
+        since = newest - timedelta(hours=self.params.window_hours)
         restored = engine.restore(
             self._stored(self.store.assignments.restore_rows(self.version, since))
         )

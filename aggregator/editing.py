@@ -107,3 +107,55 @@ def move(
     )
     store.clusters.refresh_stats([current, to_cluster_id], now)
     return to_cluster_id
+
+
+def replay(
+    store: Store, version: str, kind: str, payload: dict[str, object], *, key: str, now: datetime
+) -> None:
+    """Apply a stored correction's intent to the stored clusters of ``version`` (after a
+    re-clustering, for articles the engine no longer holds). Idempotent; ``key`` names the
+    cluster a split creates when it has to create one."""
+    if kind == "merge":
+        _replay_merge(store, version, _ints(payload.get("anchors")), now)
+    elif kind == "split":
+        _replay_split(store, version, _ints(payload.get("articles")), key, now)
+    elif kind == "move":
+        anchors = _ints(payload.get("with"))[:1]
+        _replay_move(store, version, _ints([payload.get("article")]) + anchors, now)
+
+
+def _replay_merge(store: Store, version: str, anchors: list[int], now: datetime) -> None:
+    targets = list(dict.fromkeys(store.clusters.cluster_ids_of(version, anchors).values()))
+    if len(targets) > 1:
+        keys = [store.clusters.cluster(cid).key for cid in targets]
+        store.clusters.merge_clusters(version, keys[0], keys[1:], now)
+        store.clusters.refresh_stats(targets[:1], now)
+
+
+def _replay_split(store: Store, version: str, chosen: list[int], key: str, now: datetime) -> None:
+    homes = set(store.clusters.cluster_ids_of(version, chosen).values())
+    if not homes:
+        return
+    if len(homes) == 1:
+        members = {a for a, _ in store.clusters.members(next(iter(homes)))}
+        if members == set(chosen):
+            return  # already a story of its own
+    new_id = store.clusters.move_articles(version, chosen, key, now)
+    store.clusters.refresh_stats([*homes, new_id], now)
+
+
+def _replay_move(store: Store, version: str, pair: list[int], now: datetime) -> None:
+    if len(pair) != 2:
+        return
+    article, anchor = pair
+    where = store.clusters.cluster_ids_of(version, pair)
+    if anchor not in where or where.get(article) == where[anchor]:
+        return
+    target = where[anchor]
+    store.clusters.move_articles(version, [article], store.clusters.cluster(target).key, now)
+    store.clusters.refresh_stats([target, *([where[article]] if article in where else [])], now)
+
+
+def _ints(values: object) -> list[int]:
+    items = values if isinstance(values, list | tuple) else []
+    return [int(v) for v in items if isinstance(v, int | str) and str(v).lstrip("-").isdigit()]

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from storage.base import Repo
 from storage.clusters import (
@@ -159,6 +159,15 @@ class AssignmentRepo(Repo):
                 return
             yield rows
             last = (rows[-1].sort_time, rows[-1].article_id)
+
+    def newest_time(self, version: str) -> datetime | None:
+        """The latest ``sort_time`` among the stored signatures of a parameter set."""
+        with self.session(write=False) as session:
+            return session.scalar(
+                select(func.max(SignatureRow.sort_time)).where(
+                    SignatureRow.param_version == version
+                )
+            )
 
     def key_numbers(self, version: str) -> tuple[int, int]:
         """The largest numeric cluster key and copy group used so far (0 when none), so a

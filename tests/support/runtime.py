@@ -13,7 +13,7 @@ from storage.db import migrate
 from tests.support.paths import REPO
 
 
-def test_settings(db_url: str, **overrides: str) -> Settings:
+def settings_for(db_url: str, **overrides: str) -> Settings:
     env = {
         "NEWSAGG_DATABASE_URL": db_url,
         "NEWSAGG_FETCH_ALLOW_HOSTS": "127.0.0.1",
@@ -31,7 +31,7 @@ def test_settings(db_url: str, **overrides: str) -> Settings:
 def runtime(
     db_url: str, outlets: list[Mapping[str, object]], **overrides: str
 ) -> Iterator[Runtime]:
-    settings = test_settings(db_url, **overrides)
+    settings = settings_for(db_url, **overrides)
     migrate(db_url)
     store = open_store(settings)
     store.feeds.sync_outlets(
