@@ -14,6 +14,7 @@ from typing import Any
 
 from aggregator.errors import ConfigError, InputError
 from aggregator.log import event
+from aggregator.metrics import Metrics
 from aggregator.outlets import read_opml, write_opml
 from aggregator.pipeline import PassReport, Progress
 from aggregator.settings import Settings
@@ -54,7 +55,11 @@ def _service(
     store = _ready_store(settings)
     report = sync_outlets(store, settings)
     event(log, "outlets.synced", added=report.outlets_added, feeds_added=report.feeds_added)
-    runtime = build_runtime(settings, store, kind=kind, clusterer=_clusterer(settings, store))
+    from aggregator.clustering import build_cluster_stage
+
+    metrics = Metrics()
+    clusterer = build_cluster_stage(settings, store, clock=utc_now, observe=metrics.cluster_latency)
+    runtime = build_runtime(settings, store, kind=kind, clusterer=clusterer, metrics=metrics)
     poll = settings.poll
     service = Service(
         {
@@ -71,7 +76,7 @@ def _service(
         if web:
             from aggregator.web.server import serve_web
 
-            serve_web(settings, store, service=service, host=host, port=port)
+            serve_web(settings, store, service=service, host=host, port=port, metrics=metrics)
         else:
             _wait_for_signal()
     finally:
@@ -110,21 +115,16 @@ def _ready_store(settings: Settings) -> Any:
     return store
 
 
-def _clusterer(settings: Settings, store: Any) -> Any:
-    try:
-        from aggregator.clustering import build_cluster_stage
-    except ImportError:  # the dedup engine is not wired in yet
-        return None
-    return build_cluster_stage(settings, store, clock=utc_now)
-
-
 # -- one-shot commands --------------------------------------------------------------------
 
 
 def poll(args: argparse.Namespace, settings: Settings) -> int:
     store = _ready_store(settings)
     sync_outlets(store, settings)
-    runtime = build_runtime(settings, store, kind="poll", clusterer=_clusterer(settings, store))
+    from aggregator.clustering import build_cluster_stage
+
+    clusterer = build_cluster_stage(settings, store, clock=utc_now)
+    runtime = build_runtime(settings, store, kind="poll", clusterer=clusterer)
     try:
         with _progress(not args.no_progress) as progress:
             report = runtime.pipeline.run_once(

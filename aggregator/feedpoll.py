@@ -19,6 +19,7 @@ from typing import Protocol
 from aggregator import policy
 from aggregator.errors import FetchError, NewsaggError, ParseError
 from aggregator.log import bind, event
+from aggregator.metrics import Metrics
 from aggregator.normalize import html_to_text
 from aggregator.parse import parse_feed_limited
 from aggregator.settings import Settings
@@ -66,6 +67,7 @@ class FeedPoller:
         clock: Callable[[], datetime],
         owner: str,
         seed: int | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self.store = store
         self.settings = settings
@@ -73,6 +75,7 @@ class FeedPoller:
         self.parse_pool = parse_pool
         self.clock = clock
         self.owner = owner
+        self.metrics = metrics or Metrics()
         self._rng = random.Random(seed)  # noqa: S311 - jitter, not cryptography
         self._rng_lock = threading.Lock()
 
@@ -138,6 +141,8 @@ class FeedPoller:
         )
         self.store.feeds.save_feed(saved, status=response.status, owner=self.owner)
         self._log(feed, now, response, "ok", new_items=len(result.new_ids))
+        self.metrics.fetch("feed", "ok")
+        self.metrics.articles_stored(len(result.new_ids))
         event(
             log,
             "feed.polled",
@@ -165,6 +170,7 @@ class FeedPoller:
         )
         self.store.feeds.save_feed(saved, status=response.status, owner=self.owner)
         self._log(feed, now, response, "not_modified")
+        self.metrics.fetch("feed", "not_modified")
         event(log, "feed.not_modified", status=response.status, level=logging.DEBUG)
         return FeedReport(feed.id, feed.outlet_id, "not_modified")
 
@@ -198,6 +204,7 @@ class FeedPoller:
             last_fetched_at=now,
         )
         self.store.feeds.save_feed(saved, status=status, owner=self.owner)
+        self.metrics.fetch("feed", exc.code)
         self.store.feeds.log_fetches(
             [
                 FetchLogEntry(

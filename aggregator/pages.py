@@ -20,6 +20,7 @@ from aggregator.errors import ExtractError, FetchError
 from aggregator.extract_pool import PageInput
 from aggregator.feedpoll import FetcherLike
 from aggregator.log import bind, event
+from aggregator.metrics import Metrics
 from aggregator.normalize import html_to_text
 from aggregator.types import DateSource, ExtractedPage, Flag, PageOutcome, PendingPage
 from storage.store import Store
@@ -69,6 +70,7 @@ class PageStage:
         fetch_threads: int = 8,
         lease_s: float = 300.0,
         respect_robots: bool = True,
+        metrics: Metrics | None = None,
     ) -> None:
         self.store = store
         self.fetcher = fetcher
@@ -78,6 +80,7 @@ class PageStage:
         self.fetch_threads = fetch_threads
         self.lease_s = lease_s
         self.respect_robots = respect_robots
+        self.metrics = metrics or Metrics()
 
     def run(self, limit: int) -> PageReport:
         """Process up to ``limit`` pending pages: fetches run in threads while the pages
@@ -112,6 +115,7 @@ class PageStage:
             job = fetched.pop(article_id)
             if isinstance(outcome, ExtractError):
                 event(log, "page.extract_failed", level=logging.WARNING, code=outcome.code)
+                self.metrics.extraction_failed()
                 self.store.articles.finish_page(
                     summary_outcome(job.page, Flag.EXTRACT_FAILED), self.clock()
                 )
@@ -143,7 +147,9 @@ class PageStage:
                     page.url, accept=PAGE_ACCEPT, resource=f"outlet {page.outlet_id!r}: page"
                 )
             except FetchError as exc:
+                self.metrics.fetch("page", exc.code)
                 return self._fetch_failed(page, exc)
+            self.metrics.fetch("page", "ok")
             return PageJob(page, response.body, response.final_url, response.content_type)
 
     def _robots_allow(self, url: str) -> bool:

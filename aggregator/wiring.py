@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from aggregator.extract_pool import ExtractorPool
 from aggregator.feedpoll import FeedPoller
 from aggregator.fetch import Fetcher
+from aggregator.metrics import Metrics
 from aggregator.outlets import load_outlets
 from aggregator.pages import PageStage
 from aggregator.pipeline import ClusterStage, Pipeline
@@ -73,9 +74,15 @@ class Runtime:
 
 
 def build_runtime(
-    settings: Settings, store: Store, *, kind: str = "worker", clusterer: ClusterStage | None = None
+    settings: Settings,
+    store: Store,
+    *,
+    kind: str = "worker",
+    clusterer: ClusterStage | None = None,
+    metrics: Metrics | None = None,
 ) -> Runtime:
     owner = worker_id(kind)
+    metrics = metrics or Metrics()
     fetcher = Fetcher(settings.fetch)
     parse_pool = WorkPool(max(1, settings.parse.workers), name="parse")
     extractor = ExtractorPool(settings.extract)
@@ -86,6 +93,7 @@ def build_runtime(
         parse_pool=parse_pool,
         clock=utc_now,
         owner=owner,
+        metrics=metrics,
     )
     pages = PageStage(
         store=store,
@@ -96,6 +104,7 @@ def build_runtime(
         fetch_threads=settings.poll.feed_workers,
         lease_s=settings.poll.lease_seconds,
         respect_robots=settings.fetch.respect_robots,
+        metrics=metrics,
     )
     pipeline = Pipeline(
         store=store,

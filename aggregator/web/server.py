@@ -11,6 +11,7 @@ from typing import Any
 
 import uvicorn
 
+from aggregator.metrics import Metrics
 from aggregator.settings import Settings
 from aggregator.web.app import create_app
 
@@ -45,8 +46,9 @@ def serve_web(
     service: Any | None,
     host: str | None = None,
     port: int | None = None,
+    metrics: Metrics | None = None,
 ) -> None:
-    app = create_app(settings, store, service=service)
+    app = create_app(settings, store, service=service, metrics=metrics)
     config = uvicorn.Config(
         app,
         host=host or settings.web.host,
