@@ -48,6 +48,7 @@ T = TypeVar("T")
 AnySelect = Select[*tuple[Any, ...]]
 C, A, M = StoryClusterRow, ArticleRow, MembershipRow
 MAX_TERMS, MAX_TERM_CHARS = 16, 64
+SEARCH_CAP = 2000  # matches up to this many become an id list in the main query
 WORD_RE = re.compile(r"[^\W_]+")
 CLUSTER_SORTS = ("latest", "largest")
 PG_DOCUMENT = "left(coalesce(articles.title, '') || ' ' || coalesce(articles.text, ''), 200000)"
@@ -113,12 +114,17 @@ def search_terms(query: str) -> tuple[str, ...]:
 
 
 def _matching_articles(dialect: str, terms: Sequence[str]) -> AnySelect:
-    """Ids of the articles that contain every word (parameterised full-text search)."""
+    """Ids of the articles that contain every word (parameterised full-text search).
+
+    On PostgreSQL the matches are a MATERIALIZED CTE, found once through the GIN index: left
+    to itself the planner walks an ordered index and recomputes ``to_tsvector`` row by row
+    (seconds for a rare word over a million articles)."""
     if dialect == "postgresql":
         condition = text(
             f"to_tsvector('simple', {PG_DOCUMENT}) @@ plainto_tsquery('simple', :fts_words)"
         ).bindparams(fts_words=" ".join(terms))
-        return select(A.id).where(condition)
+        hits = select(A.id.label("id")).where(condition).cte("fts_hits").prefix_with("MATERIALIZED")
+        return select(hits.c.id)
     phrase = " ".join(f'"{term}"' for term in terms)  # words only: no quote can occur inside
     return (
         select(literal_column("rowid"))
@@ -176,7 +182,29 @@ def _cluster_item(row: Any) -> ClusterItem:
     )
 
 
-def cluster_conditions(dialect: str, version: str, f: ClusterFilters) -> list[Any]:
+def _few(conn: Connection, query: AnySelect) -> list[int] | None:
+    """The ids ``query`` selects when there are at most ``SEARCH_CAP`` (a list the planner
+    joins on by primary key), else None (the caller keeps the subquery)."""
+    ids = [int(i) for i in conn.execute(query.limit(SEARCH_CAP + 1)).scalars()]
+    return ids if len(ids) <= SEARCH_CAP else None
+
+
+def _matching_clusters(conn: Connection, dialect: str, version: str, terms: Sequence[str]) -> Any:
+    """Clusters with an article that matches: through a short id list when few articles
+    match (fast for rare words), else through a subquery (common words match early)."""
+    hits = _matching_articles(dialect, terms)
+    few = _few(conn, hits)
+    members = select(M.cluster_id).where(
+        M.param_version == version, M.article_id.in_(few if few is not None else hits)
+    )
+    if few is None:
+        return C.id.in_(members)
+    return C.id.in_([int(i) for i in conn.execute(members.distinct()).scalars()])
+
+
+def cluster_conditions(
+    dialect: str, version: str, f: ClusterFilters, conn: Connection | None = None
+) -> list[Any]:
     conditions: list[Any] = [C.param_version == version, C.merged_into.is_(None)]
     conditions += [C.article_count > 0, C.last_updated.is_not(None)]
     if f.since is not None:
@@ -192,10 +220,13 @@ def cluster_conditions(dialect: str, version: str, f: ClusterFilters) -> list[An
     if f.labelled is not None:
         conditions.append(_covers_any(dialect, f.labelled) if f.labelled else C.id.is_(None))
     if f.terms:
-        members = select(M.cluster_id).where(
-            M.param_version == version, M.article_id.in_(_matching_articles(dialect, f.terms))
-        )
-        conditions.append(C.id.in_(members))
+        if conn is not None:
+            conditions.append(_matching_clusters(conn, dialect, version, f.terms))
+        else:
+            members = select(M.cluster_id).where(
+                M.param_version == version, M.article_id.in_(_matching_articles(dialect, f.terms))
+            )
+            conditions.append(C.id.in_(members))
     return conditions
 
 
@@ -214,7 +245,8 @@ def list_clusters(
         version = active_version(conn)
         if version is None:
             return Page([], None)
-        query = select(C).where(*cluster_conditions(engine.dialect.name, version, filters))
+        conditions = cluster_conditions(engine.dialect.name, version, filters, conn)
+        query = select(C).where(*conditions)
         if after is not None:
             query = query.where(_before(keys, after))
         rows = conn.execute(query.order_by(*(k.desc() for k in keys)).limit(limit + 1)).all()
@@ -336,7 +368,9 @@ ARTICLE_COLUMNS = (
 )
 
 
-def article_conditions(dialect: str, f: ArticleFilters) -> list[Any]:
+def article_conditions(
+    dialect: str, f: ArticleFilters, conn: Connection | None = None
+) -> list[Any]:
     conditions: list[Any] = []
     if f.since is not None:
         conditions.append(A.published >= f.since)
@@ -345,7 +379,9 @@ def article_conditions(dialect: str, f: ArticleFilters) -> list[Any]:
     if f.outlets:
         conditions.append(A.outlet_id.in_(list(f.outlets)))
     if f.terms:
-        conditions.append(A.id.in_(_matching_articles(dialect, f.terms)))
+        hits = _matching_articles(dialect, f.terms)
+        few = _few(conn, hits) if conn is not None else None
+        conditions.append(A.id.in_(few if few is not None else hits))
     if f.cluster is not None:
         conditions.append(M.cluster_id == f.cluster)
     return conditions
@@ -362,7 +398,7 @@ def list_articles(
     with reading(engine) as conn:
         version = active_version(conn)
         query = with_membership(select(*ARTICLE_COLUMNS), version)
-        query = query.where(*article_conditions(engine.dialect.name, filters))
+        query = query.where(*article_conditions(engine.dialect.name, filters, conn))
         if after is not None:
             query = query.where(A.id < after)
         rows = conn.execute(query.order_by(A.id.desc()).limit(limit + 1)).all()
