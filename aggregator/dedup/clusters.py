@@ -27,6 +27,7 @@ class Cluster:
     last: float = math.nan
     total: SparseVec | None = None
     total_stamp: int = 0
+    outlet_codes: set[int] | None = None
 
     def gap_to(self, time: float) -> float:
         """Seconds between ``time`` and the cluster's time span (0 inside it or unknown)."""
@@ -68,7 +69,9 @@ class ClusterBook:
         return cluster.total
 
     def outlets(self, cluster: Cluster) -> set[int]:
-        return {self.rows.outlet(r) for r in cluster.members}
+        if cluster.outlet_codes is None:
+            cluster.outlet_codes = {self.rows.outlet(r) for r in cluster.members}
+        return cluster.outlet_codes
 
     def score(self, vector: SparseVec, cluster: Cluster) -> float:
         """Average-linkage similarity of an article's vector to the cluster."""
@@ -84,6 +87,8 @@ class ClusterBook:
     def attach(self, cluster: Cluster, row: int, vector: SparseVec | None = None) -> None:
         cluster.members.append(row)
         self.rows.set_cluster(row, cluster.id)
+        if cluster.outlet_codes is not None:
+            cluster.outlet_codes.add(self.rows.outlet(row))
         self._widen(cluster, self.rows.time(row))
         if cluster.total is not None and vector is not None:
             cluster.total = add([cluster.total, vector])
@@ -93,6 +98,7 @@ class ClusterBook:
     def detach(self, cluster: Cluster, row: int) -> None:
         cluster.members.remove(row)
         cluster.total = None
+        cluster.outlet_codes = None
         self._respan(cluster)
         if not cluster.members:
             del self.clusters[cluster.id]
@@ -102,6 +108,7 @@ class ClusterBook:
         for row in gone.members:
             self.rows.set_cluster(row, keep.id)
         keep.members.extend(gone.members)
+        keep.outlet_codes = None
         if keep.total is not None and gone.total is not None:
             keep.total = add([keep.total, gone.total])
         else:

@@ -46,8 +46,8 @@ class DedupParams:
     same_outlet_penalty: float = 0.1  # added when the cluster already has the outlet
     short_text_factor: float = 1.0  # z: short texts need z * (1/sqrt(n) - 1/sqrt(terms)) more
     max_candidates: int = 48  # candidate articles kept per query (most band hits first)
-    max_bucket: int = 4000  # LSH buckets larger than this are skipped as uninformative
-    move_members: bool = False  # a new article may pull a better-fitting member over
+    max_bucket: int = 1000  # LSH buckets larger than this are skipped as uninformative
+    move_members: bool = True  # a new article may pull a better-fitting member over
     # time
     window_hours: float = 168.0  # the index keeps this much time; older articles are evicted
     link_gap_hours: float = 72.0  # the largest time gap across which articles link

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
 HOUR = 3600.0
 MOVE_CLUSTERS = 3  # nearby clusters whose members may move to the new arrival's cluster
 MOVE_MEMBERS = 32  # members looked at per nearby cluster
+MERGE_CLUSTERS = 8  # nearby clusters (best scores for the new arrival) that may merge
 
 
 class Regrouper:
@@ -39,7 +40,7 @@ class Regrouper:
         nearby = [c for c, _ in scored if c != target.id]
         if self.params.move_members:
             events.extend(self._moves(target, vector, nearby[:MOVE_CLUSTERS], bridge))
-        events.extend(self._merges(target, nearby, bridge, len(vector)))
+        events.extend(self._merges(target, nearby[:MERGE_CLUSTERS], bridge, len(vector)))
         return events
 
     def _moves(
@@ -98,9 +99,11 @@ class Regrouper:
                 if other is None or other.id == target.id:
                     continue
                 gap = _span_gap(target, other)
-                if gap > gap_limit or not self._allowed_clusters(target, other):
+                if gap > gap_limit:
                     continue
                 score = self.book.linkage(target, other)
+                if score < self.params.story_threshold or not self._allowed_clusters(target, other):
+                    continue
                 same = bool(self.book.outlets(target) & self.book.outlets(other))
                 if score >= self.engine.linker.threshold(gap, same, terms):
                     target, event = self._merge(target, other, score, bridge)

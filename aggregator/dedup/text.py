@@ -16,6 +16,8 @@ _TOKEN = re.compile(r"\d+(?:[.,:]\d+)*|[^\W_]+")
 _UNSPACED = re.compile(
     r"[\u0e00-\u0eff\u1000-\u109f\u1780-\u17ff\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff]"
 )
+_LETTER = re.compile(r"[^\W\d_]")
+_LATIN = re.compile(r"[A-Za-z\u00c0-\u024f\u1e00-\u1eff]")
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n+")
 
 _SCRIPT_RANGES = (
@@ -74,8 +76,12 @@ def _script_of(codepoint: int) -> str:
 
 def script(text: str, sample: int = 2000) -> str:
     """The script most letters of ``text`` are written in ("latin", "cyrillic", "cjk" ...)."""
+    head = text[:sample]
+    letters = len(_LETTER.findall(head))
+    if letters and len(_LATIN.findall(head)) * 2 > letters:
+        return "latin"
     counts: dict[str, int] = {}
-    for char in text[:sample]:
+    for char in head:
         if char.isalpha():
             name = _script_of(ord(char))
             counts[name] = counts.get(name, 0) + 1

@@ -1,0 +1,215 @@
+"""Scale: per-article assignment time and peak memory at 10k, 100k (and 1M) articles.
+
+    .venv/bin/python -m bench.dedup_scale [--sizes 10000,100000] [--hold 1000000]
+                                          [--naive 1000] [--lsh 10000,100000] [--baseline 10000]
+
+Each measurement runs in a fresh process so its peak RSS is its own. The stream is
+bench/dedup_synth.py at about 143k articles a day (1M = one week, the window).
+
+- engine: ``DedupEngine.add`` over the stream; ms per article per tenth of the stream (is
+  it flat as the index grows?), p50/p99, peak RSS, numpy bytes of the index;
+- hold: an index holding N articles (put back through ``restore`` from signatures made by
+  ``add`` on a 20k stream, re-used under new ids and times): peak RSS and index bytes;
+- naive: the copy MinHash with datasketch's per-shingle ``update()`` (SHA-1 of each shingle)
+  next to ours (pre-hashed shingles, one ``update_batch``), per article;
+- lsh: datasketch ``MinHashLSH`` holding N LeanMinHash (the copy and story indexes), RSS growth;
+- baseline: TF-IDF + average-linkage agglomerative on N articles (O(n^2) memory).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from typing import Any
+
+import numpy as np
+
+from aggregator.dedup.engine import DedupEngine, StoredArticle
+from aggregator.dedup.features import analyse
+from aggregator.dedup.params import DedupParams
+from aggregator.dedup.signatures import MinHasher
+from bench.dedup_synth import sentence_pool, stream
+
+PER_DAY = 1_000_000 / 7
+
+
+def peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def run_engine(size: int) -> dict[str, Any]:
+    pool = sentence_pool()
+    base = peak_mb()
+    engine = DedupEngine(DedupParams())
+    times: list[float] = []
+    for doc in stream(pool, size, 0, PER_DAY):
+        started = time.perf_counter()
+        engine.add(doc)
+        times.append(time.perf_counter() - started)
+    engine.story_index.flush()
+    engine.copy_index.flush()
+    tenth = max(1, size // 10)
+    slices = [1000 * statistics.mean(times[i : i + tenth]) for i in range(0, size, tenth)]
+    ordered = sorted(times)
+    return {
+        "size": size,
+        "total_s": sum(times),
+        "ms_per_article": 1000 * sum(times) / size,
+        "ms_per_tenth": [round(s, 3) for s in slices],
+        "p50_ms": 1000 * ordered[size // 2],
+        "p99_ms": 1000 * ordered[int(size * 0.99)],
+        "peak_rss_mb": peak_mb(),
+        "rss_before_mb": base,
+        "index_numpy_mb": engine.index_bytes() / 2**20,
+        "live_rows": engine.rows.live,
+        "clusters": len(engine.book.clusters),
+    }
+
+
+def run_hold(size: int) -> dict[str, Any]:
+    pool = sentence_pool()
+    maker = DedupEngine(DedupParams())
+    sigs = [(d.outlet, maker.add(d).signature) for d in stream(pool, 20_000, 1, PER_DAY)]
+    usable = [(o, s) for o, s in sigs if s is not None]
+    base = peak_mb()
+    engine = DedupEngine(DedupParams())
+    span = 6.5 * 86400
+    started = time.perf_counter()
+
+    def items() -> Any:
+        for i in range(size):
+            outlet, sig = usable[i % len(usable)]
+            yield StoredArticle(f"h{i}", outlet, 1.8e9 + span * i / size, sig, 1 + i // 3, 1 + i)
+
+    engine.restore(items())
+    engine.story_index.flush()
+    engine.copy_index.flush()
+    return {
+        "size": size,
+        "restore_s": time.perf_counter() - started,
+        "peak_rss_mb": peak_mb(),
+        "rss_before_mb": base,
+        "index_numpy_mb": engine.index_bytes() / 2**20,
+        "live_rows": engine.rows.live,
+    }
+
+
+def run_naive(size: int) -> dict[str, Any]:
+    from datasketch import MinHash
+
+    params = DedupParams()
+    docs = list(stream(sentence_pool(), size, 2, PER_DAY))
+    words = [analyse(d, params) for d in docs]
+    hasher = MinHasher(params.copy_num_perm, params.seed)
+    started = time.perf_counter()
+    for feats in words:
+        hasher.signature(feats.shingles)
+    ours = time.perf_counter() - started
+    texts = [d.text.lower().split() for d in docs]
+    started = time.perf_counter()
+    for tokens in texts:
+        sketch = MinHash(num_perm=params.copy_num_perm, seed=params.seed)
+        for i in range(max(1, len(tokens) - params.shingle_size + 1)):
+            sketch.update(" ".join(tokens[i : i + params.shingle_size]).encode("utf-8"))
+    naive = time.perf_counter() - started
+    return {"size": size, "ours_ms": 1000 * ours / size, "naive_update_ms": 1000 * naive / size}
+
+
+def run_lsh(size: int) -> dict[str, Any]:
+    from datasketch import LeanMinHash, MinHashLSH
+
+    params = DedupParams()
+    rng = np.random.default_rng(0)
+    copy = MinHashLSH(num_perm=params.copy_num_perm, params=(params.copy_bands, params.copy_rows))
+    story = MinHashLSH(
+        num_perm=params.story_num_perm, params=(params.story_bands, params.story_rows)
+    )
+    base = peak_mb()
+    started = time.perf_counter()
+    for i in range(size):
+        for index, perm in ((copy, params.copy_num_perm), (story, params.story_num_perm)):
+            values = rng.integers(0, 2**32, perm, dtype=np.uint64).astype(np.uint32)
+            index.insert(f"article-{i}", LeanMinHash(seed=1, hashvalues=values, scheme="affine32"))
+    return {
+        "size": size,
+        "insert_s": time.perf_counter() - started,
+        "rss_growth_mb": peak_mb() - base,
+        "bytes_per_article": (peak_mb() - base) * 2**20 / size,
+    }
+
+
+def run_baseline(size: int) -> dict[str, Any]:
+    from aggregator.corpus import CorpusRecord
+    from bench.dedup_baseline import cluster, distance_matrix
+
+    docs = list(stream(sentence_pool(), size, 3, PER_DAY))
+    records = [CorpusRecord(d.id, d.outlet, d.title, d.text, None, i) for i, d in enumerate(docs)]
+    base = peak_mb()
+    started = time.perf_counter()
+    labels = cluster(distance_matrix(records, None), 0.8)
+    elapsed = time.perf_counter() - started
+    return {
+        "size": size,
+        "total_s": elapsed,
+        "ms_per_article": 1000 * elapsed / size,
+        "peak_rss_mb": peak_mb(),
+        "rss_before_mb": base,
+        "clusters": len(set(labels)),
+    }
+
+
+RUNNERS = {
+    "engine": run_engine,
+    "hold": run_hold,
+    "naive": run_naive,
+    "lsh": run_lsh,
+    "baseline": run_baseline,
+}
+
+
+def in_child(kind: str, size: int) -> dict[str, Any]:
+    command = [sys.executable, "-m", "bench.dedup_scale", "--child", kind, str(size)]
+    done = subprocess.run(command, capture_output=True, text=True, check=True)
+    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
+
+
+def _ints(text: str) -> list[int]:
+    return [int(x) for x in text.split(",") if x.strip()]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="dedup engine at scale")
+    parser.add_argument("--sizes", type=_ints, default=[10_000, 100_000])
+    parser.add_argument("--hold", type=_ints, default=[1_000_000])
+    parser.add_argument("--naive", type=_ints, default=[1000])
+    parser.add_argument("--lsh", type=_ints, default=[10_000, 100_000])
+    parser.add_argument("--baseline", type=_ints, default=[10_000])
+    parser.add_argument("--child", nargs=2, default=None)
+    parser.add_argument("--json", default=None)
+    args = parser.parse_args(argv)
+    if args.child:
+        kind, size = args.child
+        print(json.dumps(RUNNERS[kind](int(size))))
+        return 0
+    results: list[dict[str, Any]] = []
+    plan = [("naive", n) for n in args.naive] + [("lsh", n) for n in args.lsh]
+    plan += [("baseline", n) for n in args.baseline] + [("engine", n) for n in args.sizes]
+    plan += [("hold", n) for n in args.hold]
+    for kind, size in plan:
+        result = {"kind": kind, **in_child(kind, size)}
+        print(json.dumps(result), flush=True)
+        results.append(result)
+    if args.json:
+        with open(args.json, "w", encoding="utf-8") as handle:
+            json.dump(results, handle, indent=1)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,222 @@
+"""The incremental engine on hand-written articles: rules, explanations, bad input,
+eviction, restore and editor corrections."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from aggregator.dedup.corrections import Correction, CorrectionKind
+from aggregator.dedup.engine import DedupEngine, StoredArticle
+from aggregator.dedup.model import Assignment, Outcome, Rule
+from aggregator.dedup.params import DedupParams
+from aggregator.types import Flag
+from tests.dedup_samples import BUDGET, DAY, FINAL, QUAKE_AP, QUAKE_OWN, T0, article
+
+PARAMS = DedupParams()
+
+
+def engine(**overrides: object) -> DedupEngine:
+    return DedupEngine(DedupParams.from_mapping(overrides), keep_evicted=True)
+
+
+def test_same_text_from_the_same_outlet_is_one_article() -> None:
+    e = engine()
+    first = e.add(article("a1", QUAKE_AP, "ap", "Quake hits Chile"))
+    again = e.add(article("a2", QUAKE_AP, "ap", "Quake hits Chile (updated)"))
+    assert again.outcome is Outcome.DUPLICATE and again.duplicate_of == "a1"
+    assert again.why.rule is Rule.DUPLICATE
+    assert (again.story_cluster, again.copy_group) == (first.story_cluster, first.copy_group)
+    assert e.placement("a2") is None  # not indexed twice
+
+
+def test_reprint_by_another_outlet_joins_the_copy_group() -> None:
+    e = engine()
+    first = e.add(article("a1", QUAKE_AP, "ap", "Quake hits Chile"))
+    copy = e.add(article("c1", "Advertisement\n" + QUAKE_AP[:400], "cbs", "CHILE QUAKE"))
+    assert copy.outcome is Outcome.ADDED and copy.why.rule is Rule.COPY
+    assert copy.copy_group == first.copy_group and copy.story_cluster == first.story_cluster
+    assert copy.why.partner == "a1" and copy.why.score >= PARAMS.copy_jaccard - 0.2
+
+
+def test_own_words_of_the_same_story_join_by_centroid_with_an_explanation() -> None:
+    e = engine()
+    first = e.add(article("a1", QUAKE_AP, "ap", "Strong earthquake hits southern Chile"))
+    e.add(article("f1", FINAL, "ap", "Real Madrid win Champions League"))
+    own = e.add(
+        article("n1", QUAKE_OWN, "nyt", "Chile lifts tsunami alert after 7.1 earthquake", T0 + 3600)
+    )
+    assert own.why.rule is Rule.CENTROID and own.story_cluster == first.story_cluster
+    assert own.copy_group != first.copy_group
+    assert own.why.score >= own.why.threshold
+    assert {"chile", "7.1", "tsunami"} & set(own.why.shared_terms)
+    assert own.why.time_gap_hours == pytest.approx(1.0)
+    assert own.why.partner == "a1"
+    assert own.why_dict()["rule"] == "centroid"
+
+
+def test_another_story_starts_a_cluster_and_keeps_the_near_miss() -> None:
+    e = engine()
+    first = e.add(article("a1", QUAKE_AP, "ap", "Strong earthquake hits southern Chile"))
+    other = e.add(article("b1", BUDGET, "nyt", "Council passes budget"))
+    assert other.why.rule is Rule.NEW_STORY and other.story_cluster != first.story_cluster
+    if other.near_miss is not None:
+        assert other.near_miss.cluster == first.story_cluster
+        assert other.near_miss.score < other.near_miss.threshold
+
+
+def test_languages_are_clustered_apart() -> None:
+    e = engine()
+    en = e.add(article("a1", QUAKE_AP, "ap", "Quake hits Chile"))
+    es = e.add(article("a2", QUAKE_AP, "efe", "Quake hits Chile", language="es"))
+    assert en.story_cluster != es.story_cluster and es.language == "es"
+
+
+def test_time_gap_beyond_the_link_gap_keeps_stories_apart() -> None:
+    e = engine()
+    first = e.add(article("a1", QUAKE_AP, "ap", "Quake"))
+    later = e.add(article("a2", QUAKE_AP, "cbs", "Quake", T0 + 10 * DAY))
+    assert later.story_cluster != first.story_cluster
+
+
+@pytest.mark.parametrize(
+    ("text", "flag"),
+    [
+        ("", Flag.EMPTY_TEXT),
+        ("Short.", Flag.TOO_SHORT),
+        ("Subscribe to our newsletter.\nAccept cookies.\nAll rights reserved.", Flag.BOILERPLATE),
+    ],
+)
+def test_flagged_input_stays_alone_and_never_forms_a_giant_cluster(text: str, flag: Flag) -> None:
+    e = engine()
+    results = [e.add(article(f"x{i}", text, f"outlet{i}")) for i in range(30)]
+    assert all(r.outcome is Outcome.UNCLUSTERED and flag in r.flags for r in results)
+    assert len({r.story_cluster for r in results}) == 30
+    assert len({r.copy_group for r in results}) == 30
+
+
+def test_non_latin_text_is_flagged_and_still_clustered() -> None:
+    text = "Сильное землетрясение магнитудой 7,1 произошло у побережья Чили в понедельник вечером"
+    e = engine()
+    first = e.add(article("r1", text, "tass", "Землетрясение в Чили", language=None))
+    second = e.add(
+        article("r2", text + " Жертв нет.", "ria", "Землетрясение в Чили", language=None)
+    )
+    assert Flag.NON_LATIN in first.flags and first.language == "cyrillic"
+    assert second.story_cluster == first.story_cluster
+
+
+def test_old_articles_are_evicted_from_the_window() -> None:
+    e = engine(window_hours=96.0)
+    e.add(article("a1", QUAKE_AP, "ap", "Quake"))
+    e.add(article("b1", BUDGET, "ap", "Budget", T0 + 5 * DAY))
+    assert e.placement("a1") is None and e.placement("b1") is not None
+    assert [p.article_id for p in e.evicted] == ["a1"]
+
+
+def stored(
+    e: DedupEngine, results: list[Assignment], outlets: dict[str, str]
+) -> list[StoredArticle]:
+    out = []
+    for r in results:
+        place = e.placement(r.article_id)
+        if place is None or r.signature is None:
+            continue
+        time = T0 + int(r.article_id[-1]) * 60
+        out.append(
+            StoredArticle(
+                r.article_id,
+                outlets[r.article_id],
+                time,
+                r.signature,
+                place.story_cluster,
+                place.copy_group,
+            )
+        )
+    return out
+
+
+def test_restore_from_stored_signatures_continues_like_the_original() -> None:
+    docs = [
+        article("q1", QUAKE_AP, "ap", "Quake hits Chile", T0 + 60),
+        article("f2", FINAL, "ap", "Madrid win final", T0 + 120),
+        article("b3", BUDGET, "nyt", "Council budget", T0 + 180),
+    ]
+    original = engine()
+    results = [original.add(d) for d in docs]
+    rebuilt = engine()
+    assert rebuilt.restore(stored(original, results, {d.id: d.outlet for d in docs})) == 3
+    assert sorted(rebuilt.placements(), key=str) == sorted(original.placements(), key=str)
+    probe = article("n9", QUAKE_OWN, "nyt", "Chile lifts tsunami alert", T0 + 600)
+    a, b = original.add(probe), rebuilt.add(probe)
+    assert (a.story_cluster, a.why.rule) == (b.story_cluster, b.why.rule)
+    assert a.why.score == pytest.approx(b.why.score, abs=1e-3)
+    assert (
+        rebuilt.add(article("q9", QUAKE_AP, "ap", "again", T0 + 700)).outcome is Outcome.DUPLICATE
+    )
+
+
+def test_restore_refuses_signatures_of_other_parameters() -> None:
+    e = engine()
+    r = e.add(article("q1", QUAKE_AP, "ap", "Quake"))
+    assert r.signature is not None
+    other = engine(seed=7)
+    with pytest.raises(Exception, match="other parameters"):
+        other.restore([StoredArticle("q1", "ap", T0, r.signature, 1, 1)])
+
+
+def three_stories() -> tuple[DedupEngine, dict[str, Assignment]]:
+    e = engine()
+    docs = [
+        article("q1", QUAKE_AP, "ap", "Strong earthquake hits southern Chile"),
+        article("q2", QUAKE_OWN, "nyt", "Chile lifts tsunami alert after 7.1 earthquake"),
+        article("f1", FINAL, "ap", "Real Madrid win Champions League"),
+        article("b1", BUDGET, "ap", "Council passes budget"),
+    ]
+    return e, {d.id: e.add(d) for d in docs}
+
+
+def test_editor_merge_split_and_move() -> None:
+    e, got = three_stories()
+    assert got["q1"].story_cluster == got["q2"].story_cluster
+    done, events = e.correct(Correction(CorrectionKind.MERGE, ("f1", "b1")))
+    assert events and events[0].kind is Rule.EDITOR
+    assert e.placement("f1").story_cluster == e.placement("b1").story_cluster  # type: ignore[union-attr]
+    done, _ = e.correct(Correction(CorrectionKind.SPLIT, ("q2",)))
+    assert done.away_from == ("q1",)
+    assert e.placement("q2").story_cluster != e.placement("q1").story_cluster  # type: ignore[union-attr]
+    done, _ = e.correct(Correction(CorrectionKind.MOVE, ("b1",), target="q1"))
+    assert e.placement("b1").story_cluster == e.placement("q1").story_cluster  # type: ignore[union-attr]
+    assert set(done.away_from) == {"f1"}
+    assert Correction.from_dict(done.to_dict()) == done
+
+
+def test_split_articles_are_not_rejoined_automatically() -> None:
+    e, _ = three_stories()
+    e.correct(Correction(CorrectionKind.SPLIT, ("q2",)))
+    q1 = e.placement("q1").story_cluster  # type: ignore[union-attr]
+    q2 = e.placement("q2").story_cluster  # type: ignore[union-attr]
+    bridge = e.add(article("q3", QUAKE_AP + " " + QUAKE_OWN, "bbc", "Chile earthquake", T0 + 60))
+    assert bridge.story_cluster in (q1, q2)
+    assert e.placement("q1").story_cluster != e.placement("q2").story_cluster  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"kind": "merge", "article_ids": ["only-one"]},
+        {"kind": "move", "article_ids": ["a"]},
+        {"kind": "zap", "article_ids": ["a", "b"]},
+        {"article_ids": ["a"]},
+    ],
+)
+def test_bad_corrections_are_refused(bad: dict[str, object]) -> None:
+    with pytest.raises(Exception, match="correction"):
+        Correction.from_dict(bad)
+
+
+def test_assignment_is_frozen() -> None:
+    _, got = three_stories()
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        got["q1"].story_cluster = 5  # type: ignore[misc]
