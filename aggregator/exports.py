@@ -297,7 +297,7 @@ def csv_writer(out: BinaryIO, job: ExportJob) -> Writer:
 def jsonl_writer(out: BinaryIO, job: ExportJob) -> Writer:
     names = [name for name, _ in job.columns]
     times = [i for i, (_, kind) in enumerate(job.columns) if kind == TIME]
-    dumps = json.JSONEncoder(ensure_ascii=False).encode
+    dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
     def write(rows: list[Row] | None) -> None:
         if not rows:
