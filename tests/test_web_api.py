@@ -181,3 +181,20 @@ def test_the_api_on_postgresql(pg_site: Site) -> None:
         assert pg_site.client.get(path).status_code == 200
     error = pg_site.client.get("/api/clusters", params={"outlet": "a\x00b"})
     assert error.status_code == 400 and error_of(error)["code"] == "bad_request"
+
+
+def test_basil_through_newsagg_import(imported_site: Site) -> None:
+    """The real pipeline's output (``newsagg import``): every article in one story, the story
+    counts add up, and every story page renders with its comparison and explanations."""
+    clusters = walk(imported_site, "/api/clusters", limit=25)
+    assert sum(c["article_count"] for c in clusters) == 180
+    articles = walk(imported_site, "/api/articles", limit=100)
+    assert len(articles) == 180 and all(a["story_cluster"] for a in articles)
+    assert {a["story_cluster"] for a in articles} == {c["id"] for c in clusters}
+    for cluster in clusters:
+        page = imported_site.client.get(f"/clusters/{cluster['id']}")
+        assert page.status_code == 200, cluster["id"]
+        assert page.text.count("Why is this here?") == cluster["article_count"]
+        assert "cannot draw" not in page.text
+    detail = imported_site.client.get(f"/api/clusters/{clusters[0]['id']}").json()
+    assert detail["comparison"] is not None and all(a["why"]["rule"] for a in detail["articles"])

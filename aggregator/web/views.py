@@ -129,6 +129,10 @@ WHY_LABELS = {
     "terms": "shared terms",
     "gap_s": "time gap",
     "time_gap_s": "time gap",
+    "time_gap_hours": "time gap",
+    "threshold": "threshold",
+    "partner": "closest article",
+    "candidates": "candidates compared",
     "near_miss": "nearest other story",
 }
 
@@ -136,6 +140,8 @@ WHY_LABELS = {
 def _why_value(key: str, value: Any) -> str:
     if key.endswith("_s") and isinstance(value, int | float):
         return fmt_duration(value)
+    if key.endswith("_hours") and isinstance(value, int | float):
+        return fmt_duration(value * 3600)
     if isinstance(value, float):
         return f"{value:.3f}"
     if isinstance(value, list | tuple):

@@ -3,7 +3,7 @@
 Two paths: ``aggregator.importer.import_file`` (the real ``newsagg import``: dedup, clustering,
 comparison) when it exists and works; otherwise the BASIL articles are inserted as stored
 articles and grouped into story clusters by their gold ``story`` label, each with a comparison
-computed by ``aggregator.compare``. ``FILLED_BY`` tells which one ran.
+computed by ``aggregator.compare``. ``Filled.how`` tells which one ran.
 """
 
 from __future__ import annotations
@@ -289,3 +289,34 @@ def fill_hostile(store: Store) -> Filled:
     ]
     store.clusters.save_memberships(VERSION, records, NOW)
     return filled_data
+
+
+def fill_imported(url: str, path: Path) -> Filled:
+    """BASIL through ``newsagg import`` (dedup, clustering, comparison), the way the issue
+    asks; the gold path when the importer is not there. ``clusters`` maps each gold story to
+    the cluster holding most of its articles."""
+    try:
+        from aggregator.importer import import_file
+    except ImportError:
+        return filled(url, path)
+    from aggregator.settings import Settings
+
+    migrate(url)
+    rows = read_jsonl(path)
+    with Store.open(url) as store:
+        import_file(path, store, Settings(lexicons_path=str(LEXICONS)), progress=False)
+        with store.engine.connect() as conn:
+            found = conn.execute(select(ArticleRow.external_id, ArticleRow.id)).all()
+        ids = {str(external): int(article) for external, article in found}
+        version = store.clusters.active_version() or ""
+        homes = store.clusters.cluster_ids_of(version, list(ids.values()))
+    by_story: dict[str, list[int]] = defaultdict(list)
+    for row in rows:
+        if str(row["id"]) in ids:
+            by_story[str(row["story"])].append(ids[str(row["id"])])
+    clusters = {
+        story: max({homes[a] for a in members}, key=[homes[a] for a in members].count)
+        for story, members in by_story.items()
+        if all(a in homes for a in members)
+    }
+    return Filled(dict(by_story), clusters, "import")

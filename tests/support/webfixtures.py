@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.webdata import Filled, copy_sqlite, filled
+from tests.support.webdata import Filled, copy_sqlite, fill_imported, filled
 from tests.support.webkit import Site, basil_path, serve
 
 
@@ -40,4 +40,18 @@ def shared_site(
     """One app per test module for tests that only read."""
     url = copy_sqlite(basil_template[0], tmp_path_factory.mktemp("shared") / "web.db")
     with serve(url, basil_template[1]) as running_site:
+        yield running_site
+
+
+@pytest.fixture(scope="session")
+def imported_template(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Filled]:
+    """BASIL through ``newsagg import`` (real dedup, clustering and comparison), once."""
+    path = tmp_path_factory.mktemp("imported") / "template.db"
+    return path, fill_imported(f"sqlite:///{path}", basil_path())
+
+
+@pytest.fixture
+def imported_site(imported_template: tuple[Path, Filled], tmp_path: Path) -> Iterator[Site]:
+    url = copy_sqlite(imported_template[0], tmp_path / "imported.db")
+    with serve(url, imported_template[1]) as running_site:
         yield running_site
