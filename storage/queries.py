@@ -189,15 +189,17 @@ def _few(conn: Connection, query: AnySelect) -> list[int] | None:
     return ids if len(ids) <= SEARCH_CAP else None
 
 
-def _matching_clusters(conn: Connection, dialect: str, version: str, terms: Sequence[str]) -> Any:
+def _matching_clusters(
+    conn: Connection | None, dialect: str, version: str, terms: Sequence[str]
+) -> Any:
     """Clusters with an article that matches: through a short id list when few articles
-    match (fast for rare words), else through a subquery (common words match early)."""
+    match (fast for rare words), else (or without a connection) through a subquery."""
     hits = _matching_articles(dialect, terms)
-    few = _few(conn, hits)
+    few = _few(conn, hits) if conn is not None else None
     members = select(M.cluster_id).where(
         M.param_version == version, M.article_id.in_(few if few is not None else hits)
     )
-    if few is None:
+    if few is None or conn is None:
         return C.id.in_(members)
     return C.id.in_([int(i) for i in conn.execute(members.distinct()).scalars()])
 
@@ -220,13 +222,7 @@ def cluster_conditions(
     if f.labelled is not None:
         conditions.append(_covers_any(dialect, f.labelled) if f.labelled else C.id.is_(None))
     if f.terms:
-        if conn is not None:
-            conditions.append(_matching_clusters(conn, dialect, version, f.terms))
-        else:
-            members = select(M.cluster_id).where(
-                M.param_version == version, M.article_id.in_(_matching_articles(dialect, f.terms))
-            )
-            conditions.append(C.id.in_(members))
+        conditions.append(_matching_clusters(conn, dialect, version, f.terms))
     return conditions
 
 
