@@ -166,13 +166,6 @@ def load(url: str, articles_n: int, clusters_n: int, end: datetime) -> dict[str,
             "CREATE INDEX ix_articles_fts ON articles USING gin (to_tsvector('simple', "
             "left(coalesce(title, '') || ' ' || coalesce(text, ''), 200000)))"
         )
-        # Migration 0002 creates this index; created here too when the bench runs on a
-        # checkout where that migration is not applied yet (IF NOT EXISTS: no-op otherwise).
-        conn.execute(
-            "CREATE INDEX IF NOT EXISTS "
-            "ix_story_clusters_param_version_outlet_count_article_count_id "
-            "ON story_clusters (param_version, outlet_count, article_count, id)"
-        )
         conn.execute("SELECT setval(pg_get_serial_sequence('articles', 'id'), %s)", (articles_n,))
         conn.execute(
             "SELECT setval(pg_get_serial_sequence('story_clusters', 'id'), %s)", (clusters_n,)
