@@ -243,6 +243,7 @@ class StoryClusterRow(Base):
         UniqueConstraint("param_version", "key"),
         Index(None, "param_version", "last_updated", "id"),
         Index(None, "param_version", "first_published"),
+        Index(None, "param_version", "outlet_count", "article_count", "id"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
