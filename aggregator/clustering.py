@@ -184,6 +184,9 @@ class Clusterer:
     def _stored(batches: Iterable[list[RestoreRow]]) -> Iterator[StoredArticle]:
         for batch in batches:
             for row in batch:
+                if not row.cluster_key.lstrip("-").isdigit():
+                    event(log, "restore.skipped", level=logging.WARNING, article=row.article_id)
+                    continue  # not a cluster the engine made (hand-made data): left as stored
                 yield StoredArticle(
                     id=str(row.article_id),
                     outlet=row.outlet_id,

@@ -76,7 +76,15 @@ def _service(
         if web:
             from aggregator.web.server import serve_web
 
-            serve_web(settings, store, service=service, host=host, port=port, metrics=metrics)
+            serve_web(
+                settings,
+                store,
+                service=service,
+                host=host,
+                port=port,
+                metrics=metrics,
+                on_correction=clusterer.apply_corrections,
+            )
         else:
             _wait_for_signal()
     finally:

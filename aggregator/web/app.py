@@ -39,6 +39,7 @@ def create_app(
     service: Any | None = None,
     metrics: Metrics | None = None,
     clock: Callable[[], datetime] | None = None,
+    on_correction: Callable[[], None] | None = None,
 ) -> FastAPI:
     app = FastAPI(
         title="newsagg",
@@ -59,6 +60,7 @@ def create_app(
         auth=Auth(settings.web.editor_token, settings.web.read_token),
         templates=make_templates(),
         clock=now,
+        on_correction=on_correction,
     )
     install_error_handlers(app, html_error)
     for router in (health.router, api.router, downloads.router, editor.router, pages.router):

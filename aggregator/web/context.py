@@ -31,6 +31,9 @@ class WebContext:
     auth: Auth
     templates: Environment
     clock: Callable[[], datetime]
+    # Called after an editor's correction is stored: the in-process clusterer learns it at
+    # once (``newsagg run``); alone (``newsagg serve``) the workers learn it on their next tick.
+    on_correction: Callable[[], None] | None = None
 
     @property
     def engine(self) -> Any:

@@ -18,7 +18,7 @@ from starlette.datastructures import FormData
 from aggregator import editing
 from aggregator.log import event
 from aggregator.web import params
-from aggregator.web.context import ctx, editor, render, session_of
+from aggregator.web.context import WebContext, ctx, editor, render, session_of
 from aggregator.web.errors import ApiError
 from aggregator.web.security import (
     LOGIN_COOKIE,
@@ -152,6 +152,12 @@ def _id(form: FormData, name: str) -> int:
     return value
 
 
+async def _learn(context: WebContext) -> None:
+    """Let the clusterer learn the correction now, when it runs in this process."""
+    if context.on_correction is not None:
+        await run_in_threadpool(context.on_correction)
+
+
 @router.post("/clusters/{cluster_id}/merge")
 async def merge(request: Request, cluster_id: Id, session: EditorSession) -> Response:
     form = await _checked(request, session)
@@ -165,6 +171,7 @@ async def merge(request: Request, cluster_id: Id, session: EditorSession) -> Res
         note=_field(form, "note", MAX_NOTE) or "",
         now=context.clock(),
     )
+    await _learn(context)
     return RedirectResponse(f"/clusters/{survivor}?merged=1", status_code=303)
 
 
@@ -188,6 +195,7 @@ async def split(request: Request, cluster_id: Id, session: EditorSession) -> Res
         note=_field(form, "note", MAX_NOTE) or "",
         now=context.clock(),
     )
+    await _learn(context)
     return RedirectResponse(f"/clusters/{cluster_id}?split={new_id}", status_code=303)
 
 
@@ -205,5 +213,6 @@ async def move(request: Request, article_id: Id, session: EditorSession) -> Resp
         note=_field(form, "note", MAX_NOTE) or "",
         now=context.clock(),
     )
+    await _learn(context)
     back = params.int_text(_field(form, "back", 24), "back", 1)
     return RedirectResponse(f"/clusters/{back or target}", status_code=303)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import signal
 import threading
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from contextlib import contextmanager
 from types import FrameType
 from typing import Any
@@ -47,8 +47,9 @@ def serve_web(
     host: str | None = None,
     port: int | None = None,
     metrics: Metrics | None = None,
+    on_correction: Callable[[], None] | None = None,
 ) -> None:
-    app = create_app(settings, store, service=service, metrics=metrics)
+    app = create_app(settings, store, service=service, metrics=metrics, on_correction=on_correction)
     config = uvicorn.Config(
         app,
         host=host or settings.web.host,
