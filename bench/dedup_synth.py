@@ -1,12 +1,14 @@
 """Synthetic but realistic news streams, made by sampling sentences of the dev sets.
 
 A story mixes the sentences of two or three real articles (so stories share real vocabulary
-and real sentence shapes without repeating one another). Each story is covered by several
-outlets: each writes its own version (a sample of the story's sentences, in its own order,
-with a few sentences from unrelated articles) and some outlets reprint another's version with
-light edits (bench/dedup_reprints.py). Stories start at random times over the stream's span;
-their articles follow within three hours (a longer spread would make the generator hold
-more articles in memory than the engine does).
+and real sentence shapes) and gets names and a figure of its own, sprinkled over its
+sentences and headlines: with only ~1,300 real articles to draw from, stories would otherwise
+repeat one another at 100k articles, where real events differ by who, where and how many.
+Each story is covered by one to six outlets: each writes its own version (a sample of the
+story's sentences, in its own order, with a few sentences from unrelated articles), and some
+outlets reprint another's version with light edits (bench/dedup_reprints.py). Stories start
+one after another; their articles arrive within three hours (a longer spread would make the
+generator hold more articles in memory than the engine does).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from bench.dedup_reprints import reprint
 
 _SPLIT = re.compile(r"(?<=[.!?])\s+")
 HOUR = 3600.0
+_LETTERS = "abcdefghijklmnopqrstuvwxyz"
 SPREAD_HOURS = 3.0  # a story's articles arrive within this time (keeps the look-ahead small)
 
 
@@ -63,11 +66,24 @@ def stream(pool: Pool, count: int, seed: int, per_day: float) -> Iterator[DocInp
             yield DocInput(doc.id, doc.outlet, doc.title, doc.text, when, "en")
 
 
+def _names(rng: random.Random) -> list[str]:
+    """A story's own names and figure: real events differ by who, where and how many."""
+    names = [
+        "".join(rng.choice(_LETTERS) for _ in range(rng.randint(5, 9))).title() for _ in range(4)
+    ]
+    return [*names, str(rng.randint(2, 99_999))]
+
+
 def _story(
     pool: Pool, rng: random.Random, number: int, clock: float
 ) -> list[tuple[float, DocInput]]:
     sources = rng.sample(pool.articles, rng.randint(2, 3))
-    sentences = [s for source in sources for s in source[: rng.randint(6, 14)]]
+    names = _names(rng)
+    sentences = [
+        f"{s} {rng.choice(names)}." if rng.random() < 0.5 else s
+        for source in sources
+        for s in source[: rng.randint(6, 14)]
+    ]
     outlets = rng.sample(pool.outlets, rng.randint(1, 6))
     out: list[tuple[float, DocInput]] = []
     for k, outlet in enumerate(outlets):
@@ -75,7 +91,7 @@ def _story(
         noise = rng.choice(pool.articles)
         chosen += rng.sample(noise, min(2, len(noise)))
         rng.shuffle(chosen)
-        title = " ".join(chosen[0].split()[: rng.randint(6, 11)])
+        title = " ".join([*rng.sample(names, 2), *chosen[0].split()[: rng.randint(4, 9)]])
         text = "\n\n".join(" ".join(chosen[i : i + 3]) for i in range(0, len(chosen), 3))
         doc = DocInput(f"s{number}-{k}", outlet, title, text, None, "en")
         out.append((rng.uniform(0, SPREAD_HOURS * HOUR), doc))

@@ -220,3 +220,29 @@ def test_assignment_is_frozen() -> None:
     _, got = three_stories()
     with pytest.raises(dataclasses.FrozenInstanceError):
         got["q1"].story_cluster = 5  # type: ignore[misc]
+
+
+def test_stored_article_becomes_engine_input() -> None:
+    from datetime import UTC, datetime
+
+    from aggregator.dedup import doc_from_article
+    from aggregator.types import Article, DateSource
+
+    when = datetime(2024, 5, 1, 12, tzinfo=UTC)
+    stored = Article(
+        id=42,
+        outlet_id="cbs",
+        canonical_url="https://cbs.example/a",
+        url="https://cbs.example/a",
+        title="Quake",
+        text=QUAKE_AP,
+        published=None,
+        published_source=DateSource.FIRST_SEEN,
+        first_seen=when,
+        content_hash="h",
+        revision=1,
+        flags=frozenset(),
+        language="en",
+    )
+    doc = doc_from_article(stored)
+    assert (doc.id, doc.outlet, doc.time, doc.language) == ("42", "cbs", when.timestamp(), "en")

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from aggregator.dedup.rows import RowStore
-from aggregator.dedup.vectors import IdfTable, SparseVec, add, dot, from_terms
+from aggregator.dedup.vectors import IdfTable, SparseVec, add, dot
 
 STALE_SHARE = 0.1  # recompute a sum once this share of the window's articles came after it
 
@@ -58,8 +58,8 @@ class ClusterBook:
 
     def vector(self, row: int) -> SparseVec:
         """The row's TF-IDF vector under the current IDF, unit length."""
-        ids, tf = self.rows.vector(row)
-        return from_terms(ids, tf * self.idf.idf(ids)).normalized()
+        ids, tf = self.rows.vector(row)  # stored sorted and unique
+        return SparseVec(ids, tf * self.idf.idf(ids)).normalized()
 
     def total(self, cluster: Cluster) -> SparseVec:
         stale = self.added - cluster.total_stamp > STALE_SHARE * max(self.idf.docs, 50)

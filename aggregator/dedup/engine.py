@@ -68,7 +68,8 @@ class DedupEngine:
             return self._alone(doc, feats)
         sig = self._signature(feats)
         cands = self.linker.candidates(sig, self.code(feats.language), time)
-        copy = self.linker.best_copy(sig, cands)
+        copies = self.linker.copies(sig, cands)
+        copy = copies[0] if copies else None
         if copy is not None and self._is_duplicate(copy, doc.outlet, sig):
             return self._duplicate(doc, feats, copy.row, copy.score)
         language = self.code(feats.language)
@@ -79,7 +80,7 @@ class DedupEngine:
         row = self._store(
             doc.id, doc.outlet, sig, time=time, cluster=decision.cluster, group=decision.copy_group
         )
-        events = self.linker.after_join(row, probe, decision)
+        events = self.linker.after_join(row, probe, decision, copies)
         return Assignment(
             article_id=doc.id,
             outcome=Outcome.ADDED,

@@ -14,7 +14,7 @@ import numpy.typing as npt
 from aggregator.dedup.lexicon import ENGLISH_STOPWORDS, boilerplate_pattern
 from aggregator.dedup.params import DedupParams
 from aggregator.dedup.text import normalize, script, sentences, tokens
-from aggregator.types import Flag
+from aggregator.types import Article, Flag
 
 U64 = npt.NDArray[np.uint64]
 U32 = npt.NDArray[np.uint32]
@@ -36,6 +36,18 @@ class DocInput:
     text: str
     time: float | None = None
     language: str | None = None
+
+
+def doc_from_article(article: Article) -> DocInput:
+    """The engine's view of a stored article: its sort time (published, else first seen)."""
+    return DocInput(
+        id=str(article.id),
+        outlet=article.outlet_id,
+        title=article.title,
+        text=article.text,
+        time=article.sort_time.timestamp(),
+        language=article.language,
+    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -27,6 +27,7 @@ HOUR = 3600.0
 DAY = 86400.0
 SCAN_FACTOR = 4  # look at up to this many times max_candidates rows, most band hits first
 SHARED_TERMS = 6
+CLOSEST_MEMBERS = 8  # the explanation's partner is the closest of the latest members
 
 
 @dataclass(slots=True)
@@ -115,24 +116,24 @@ class Linker:
 
     # -- copies ----------------------------------------------------------------------------
 
-    def best_copy(self, sig: ArticleSignature, cands: Candidates) -> CopyMatch | None:
-        """The most similar candidate whose shingles prove a copy, if any."""
+    def copies(self, sig: ArticleSignature, cands: Candidates) -> list[CopyMatch]:
+        """Candidates whose shingles prove a copy, most similar first."""
         if not len(sig.copy):
-            return None
+            return []
         pool = list(dict.fromkeys(cands.copy + cands.story))
         sigs = [(r, self.rows.copy_sig(r)) for r in pool]
         usable = [(r, s) for r, s in sigs if s is not None]
         if not usable:
-            return None
+            return []
         mine = (sig.copy & 0xFFFF).astype(np.uint16)
         matrix = np.stack([s for _, s in usable])
         jaccard = (matrix == mine).mean(axis=1)
-        best: CopyMatch | None = None
-        for (row, _), j in zip(usable, jaccard.tolist(), strict=True):
-            match = self._verify(row, float(j), sig.shingles)
-            if match is not None and (best is None or match.score > best.score):
-                best = match
-        return best
+        found = [
+            match
+            for (row, _), j in zip(usable, jaccard.tolist(), strict=True)
+            if (match := self._verify(row, float(j), sig.shingles)) is not None
+        ]
+        return sorted(found, key=lambda m: (-m.score, m.row))
 
     def _verify(self, row: int, jaccard: float, size: int) -> CopyMatch | None:
         p = self.params
@@ -240,7 +241,7 @@ class Linker:
 
     def _closest(self, vector: SparseVec, cluster: Cluster) -> str | None:
         best_row, best = -1, -1.0
-        for row in cluster.members[-32:]:
+        for row in cluster.members[-CLOSEST_MEMBERS:]:
             value = dot(vector, self.book.vector(row))
             if value > best:
                 best_row, best = row, value
@@ -259,8 +260,13 @@ class Linker:
 
     # -- after the join --------------------------------------------------------------------
 
-    def after_join(self, row: int, probe: Probe, decision: Decision) -> list[ClusterEvent]:
-        return self.regroup.after_join(row, probe.vector, decision.scored)
+    def after_join(
+        self, row: int, probe: Probe, decision: Decision, copies: list[CopyMatch]
+    ) -> list[ClusterEvent]:
+        events = self.regroup.after_join(row, probe.vector, decision.scored)
+        if decision.why.rule is Rule.COPY:
+            events.extend(self.regroup.join_copies(row, [(m.row, m.score) for m in copies[1:]]))
+        return events
 
     def correct(self, correction: Correction) -> tuple[Correction, list[ClusterEvent]]:
         return self.regroup.correct(correction)

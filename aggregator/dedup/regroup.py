@@ -16,8 +16,8 @@ if TYPE_CHECKING:
     from aggregator.dedup.engine import DedupEngine
 
 HOUR = 3600.0
-MOVE_CLUSTERS = 3  # nearby clusters whose members may move to the new arrival's cluster
-MOVE_MEMBERS = 32  # members looked at per nearby cluster
+MOVE_CLUSTERS = 2  # nearby clusters whose members may move to the new arrival's cluster
+MOVE_MEMBERS = 16  # members looked at per nearby cluster (the latest)
 MERGE_CLUSTERS = 8  # nearby clusters (best scores for the new arrival) that may merge
 
 
@@ -39,8 +39,34 @@ class Regrouper:
         events: list[ClusterEvent] = []
         nearby = [c for c, _ in scored if c != target.id]
         if self.params.move_members:
-            events.extend(self._moves(target, vector, nearby[:MOVE_CLUSTERS], bridge))
+            close = self.params.story_threshold / 2
+            movable = [c for c, s in scored if c != target.id and s >= close]
+            events.extend(self._moves(target, vector, movable[:MOVE_CLUSTERS], bridge))
         events.extend(self._merges(target, nearby[:MERGE_CLUSTERS], bridge, len(vector)))
+        return events
+
+    def join_copies(self, row: int, others: list[tuple[int, float]]) -> list[ClusterEvent]:
+        """The new article is a verified copy of several articles in different copy groups
+        (say, two cuts of one wire story that share too little to match each other): their
+        groups become one, and their story clusters too."""
+        events: list[ClusterEvent] = []
+        bridge = self.rows.id(row)
+        for other, score in others:
+            group, mine = self.rows.copy_group(other), self.rows.copy_group(row)
+            if group == mine or not self.rows.alive(other):
+                continue
+            target = self.book.clusters[self.rows.cluster(row)]
+            home = self.book.clusters[self.rows.cluster(other)]
+            if home.id != target.id:
+                if not self._allowed_clusters(target, home):
+                    continue
+                target, event = self._merge(target, home, score, bridge)
+                events.append(event)
+            moved = [r for r in target.members if self.rows.copy_group(r) == group]
+            for member in moved:
+                self.rows.set_copy_group(member, mine)
+            ids = tuple(self.rows.id(r) for r in moved)
+            events.append(ClusterEvent(Rule.COPY, ids, target.id, target.id, score, bridge, mine))
         return events
 
     def _moves(

@@ -54,8 +54,12 @@ def from_terms(ids: U32, weights: npt.NDArray[np.floating]) -> SparseVec:
 def dot(a: SparseVec, b: SparseVec) -> float:
     if len(a) == 0 or len(b) == 0:
         return 0.0
-    _, ia, ib = np.intersect1d(a.ids, b.ids, assume_unique=True, return_indices=True)
-    return float(np.dot(a.weights[ia], b.weights[ib]))
+    if len(a) > len(b):
+        a, b = b, a
+    at = np.searchsorted(b.ids, a.ids)
+    at[at == len(b.ids)] = 0
+    hit = b.ids[at] == a.ids
+    return float(np.dot(a.weights[hit], b.weights[at[hit]]))
 
 
 def add(vectors: Sequence[SparseVec], signs: Sequence[float] | None = None) -> SparseVec:
