@@ -47,7 +47,7 @@ class CorpusReader:
     errors: list[InputError] = field(default_factory=list)
     unknown_time: list[int] = field(default_factory=list)
     renamed: list[tuple[int, str, str]] = field(default_factory=list)  # (line, id, new id)
-    _seen: set[str] = field(default_factory=set)
+    _seen: set[str] = field(default_factory=set, init=False, repr=False)
 
     def __iter__(self) -> Iterator[CorpusRecord]:
         for number, raw in enumerate(self.lines, start=1):

@@ -36,6 +36,7 @@ from aggregator.dedup.signatures import MinHasher
 from bench.dedup_synth import sentence_pool, stream
 
 PER_DAY = 1_000_000 / 7
+PROGRESS = 50_000  # a progress line on stderr every this many articles
 
 
 def peak_mb() -> float:
@@ -51,6 +52,14 @@ def run_engine(size: int) -> dict[str, Any]:
         started = time.perf_counter()
         engine.add(doc)
         times.append(time.perf_counter() - started)
+        if len(times) % PROGRESS == 0:
+            recent = 1000 * statistics.mean(times[-PROGRESS:])
+            print(
+                f"{len(times)} articles, last {PROGRESS}: {recent:.2f} ms each, "
+                f"peak RSS {peak_mb():.0f} MB",
+                file=sys.stderr,
+                flush=True,
+            )
     engine.story_index.flush()
     engine.copy_index.flush()
     tenth = max(1, size // 10)

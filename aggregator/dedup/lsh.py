@@ -52,8 +52,9 @@ def band_keys(signature: U32, bands: int, rows: int) -> U32:
 class BandIndex:
     """Rows (non-negative ints below 2**32) indexed by their band keys."""
 
-    def __init__(self, max_bucket: int) -> None:
+    def __init__(self, max_bucket: int, seal_rows: int = SEAL_ROWS) -> None:
         self.max_bucket = max_bucket
+        self.seal_rows = seal_rows
         self._open: dict[int, list[int]] = {}
         self._open_rows: list[int] = []
         self._segments: list[_Segment] = []
@@ -70,7 +71,7 @@ class BandIndex:
         for key in keys.tolist():
             self._open.setdefault(key, []).append(row)
         self._open_rows.append(row)
-        if len(self._open_rows) >= SEAL_ROWS:
+        if len(self._open_rows) >= self.seal_rows:
             self._seal()
 
     def query(self, keys: U32) -> tuple[I64, I64]:
