@@ -246,3 +246,19 @@ def test_stored_article_becomes_engine_input() -> None:
     )
     doc = doc_from_article(stored)
     assert (doc.id, doc.outlet, doc.time, doc.language) == ("42", "cbs", when.timestamp(), "en")
+
+
+def test_the_index_follows_the_window_over_a_long_run() -> None:
+    e = engine(window_hours=96.0, link_gap_hours=24.0)
+    texts = [QUAKE_AP, QUAKE_OWN, FINAL, BUDGET]
+    for i in range(400):  # one article an hour for 400 hours
+        e.add(
+            article(
+                f"a{i}", f"{texts[i % 4]} Update {i}.", f"o{i}", f"Story {i % 4}", T0 + 3600 * i
+            )
+        )
+    held = 96 + 96 // 24 + 1  # the window, plus the sweep interval (a 24th of the window)
+    assert e.rows.live <= held
+    assert len(e.evicted) >= 400 - held
+    assert all(len(c.members) <= held for c in e.book.clusters.values())
+    assert e.copy_index.nbytes < held * 32 * 8 * 4  # dead segments are dropped or compacted

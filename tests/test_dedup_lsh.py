@@ -42,7 +42,7 @@ def test_live_rows_are_found_with_their_band_counts_after_seals_merges_and_remov
     sigs = {row: np.array(v, dtype=np.uint32) for row, v in enumerate(data)}
     for row, sig in sigs.items():
         index.insert(row, band_keys(sig, 4, 2))
-    index.remove(gone_share(gone))
+    index.remove(gone_share(gone), lambda rows: rows >= gone)
     live = {r: s for r, s in sigs.items() if r >= gone}
     for sig in list(sigs.values())[:5]:
         rows, counts = index.query(band_keys(sig, 4, 2))
@@ -55,7 +55,7 @@ def test_removal_frees_whole_segments() -> None:
     for row in range(16):
         index.insert(row, band_keys(np.full(8, row, dtype=np.uint32), 4, 2))
     before = index.nbytes
-    index.remove(gone_share(16))
+    index.remove(gone_share(16), lambda rows: rows >= 16)
     assert before > 0 and index.nbytes == 0
 
 

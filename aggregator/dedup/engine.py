@@ -107,8 +107,8 @@ class DedupEngine:
                 self.book.detach(cluster, row)
             self.rows.kill(row)
             gone.append(placement)
-        self.copy_index.remove(self.rows.gone_share)
-        self.story_index.remove(self.rows.gone_share)
+        self.copy_index.remove(self.rows.gone_share, self.rows.alive_many)
+        self.story_index.remove(self.rows.gone_share, self.rows.alive_many)
         self.rows.free_dead_chunks()
         if self._keep_evicted:
             self.evicted.extend(gone)

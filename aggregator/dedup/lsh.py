@@ -94,22 +94,24 @@ class BandIndex:
         rows, counts = np.unique(np.concatenate(found), return_counts=True)
         return rows, counts.astype(np.int64)
 
-    def remove(self, is_gone: Callable[[int, int], float]) -> None:
-        """Drop rows for which the store says they are gone. ``is_gone(first, last)`` gives
-        the share of rows in that range that are gone (1.0: all of them)."""
+    def remove(
+        self, gone_share: Callable[[int, int], float], alive: Callable[[I64], npt.NDArray[np.bool_]]
+    ) -> None:
+        """Drop rows the store says are gone: ``gone_share(first, last)`` is the share of
+        rows gone in that range (1.0: all, the segment is dropped; over half: it is
+        compacted with ``alive(rows)``, a mask of the rows still live)."""
         kept: list[_Segment] = []
         for segment in self._segments:
-            share = is_gone(segment.first_row, segment.last_row)
+            share = gone_share(segment.first_row, segment.last_row)
             if share < 1.0:
-                kept.append(self._compact(segment, is_gone) if share > 0.5 else segment)
+                kept.append(self._compact(segment, alive) if share > 0.5 else segment)
         self._segments = kept
 
-    def _compact(self, segment: _Segment, is_gone: Callable[[int, int], float]) -> _Segment:
-        rows = (segment.entries & _LOW).astype(np.int64)
-        alive = np.fromiter(
-            (is_gone(r, r) < 1.0 for r in rows.tolist()), dtype=bool, count=len(rows)
-        )
-        return _Segment(segment.entries[alive], segment.first_row, segment.last_row)
+    def _compact(
+        self, segment: _Segment, alive: Callable[[I64], npt.NDArray[np.bool_]]
+    ) -> _Segment:
+        mask = alive((segment.entries & _LOW).astype(np.int64))
+        return _Segment(segment.entries[mask], segment.first_row, segment.last_row)
 
     def _seal(self) -> None:
         if not self._open_rows:

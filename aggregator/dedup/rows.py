@@ -188,6 +188,17 @@ class RowStore:
             gone += (hi - lo) if chunk is None else int((~chunk.alive[lo:hi]).sum())
         return gone / total if total else 1.0
 
+    def alive_many(self, rows: npt.NDArray[np.int64]) -> npt.NDArray[np.bool_]:
+        """Which of ``rows`` are live, vectorised per chunk."""
+        out = np.zeros(len(rows), dtype=bool)
+        chunks = rows >> CHUNK_BITS
+        for index in np.unique(chunks).tolist():
+            chunk = self._chunks.get(index)
+            if chunk is not None:
+                pick = chunks == index
+                out[pick] = chunk.alive[rows[pick] & _MASK]
+        return out
+
     def free_dead_chunks(self) -> None:
         for index in [i for i, c in self._chunks.items() if not c.alive.any()]:
             if (index + 1) << CHUNK_BITS <= self.next_row:
