@@ -17,15 +17,27 @@ class _HostState:
     next_start: float = float("-inf")
 
 
+Shared = Callable[[str, float], float]  # (host, delay) -> seconds to wait, across processes
+
+
 class HostGate:
     """At most ``concurrency`` requests in flight per host, and request starts on one host at
-    least ``delay_s`` apart. Thread-safe; start times are handed out in arrival order."""
+    least ``delay_s`` apart. Thread-safe; start times are handed out in arrival order. With
+    ``shared`` (a schedule in the database) the delay also holds across worker processes."""
 
-    def __init__(self, delay_s: float, concurrency: int, clock: Clock, sleep: Sleep) -> None:
+    def __init__(
+        self,
+        delay_s: float,
+        concurrency: int,
+        clock: Clock,
+        sleep: Sleep,
+        shared: Shared | None = None,
+    ) -> None:
         self._delay_s = max(0.0, delay_s)
         self._concurrency = max(1, concurrency)
         self._clock = clock
         self._sleep = sleep
+        self._shared = shared
         self._lock = threading.Lock()
         self._hosts: dict[str, _HostState] = {}
 
@@ -40,6 +52,8 @@ class HostGate:
                 start = max(self._clock(), state.next_start)
                 state.next_start = start + self._delay_s
             wait = start - self._clock()
+            if self._shared is not None and self._delay_s > 0:
+                wait = max(wait, self._shared(host, self._delay_s))
             if wait > 0:
                 self._sleep(wait)
             yield max(0.0, self._clock() - asked)

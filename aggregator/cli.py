@@ -33,7 +33,10 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--port", type=int, help="web UI port (default: [web] port)")
     run.add_argument("--no-web", action="store_true", help="scheduler only")
 
-    sub.add_parser("worker", help="scheduler/worker without the web UI")
+    worker = sub.add_parser("worker", help="scheduler/worker without the web UI")
+    worker.add_argument(
+        "--metrics-port", type=int, help="serve this worker's Prometheus metrics on this port"
+    )
 
     serve = sub.add_parser("serve", help="the web UI and API alone")
     serve.add_argument("--host")

@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from aggregator import editing
 from aggregator.compare import Lexicons, load_lexicons
@@ -48,8 +48,18 @@ def dedup_params(settings: Settings) -> DedupParams:
     return DedupParams.from_mapping(values)
 
 
+class JobLock(Protocol):
+    """Makes the clusterer a singleton among processes (``storage.locks.SingletonLock``)."""
+
+    generation: int
+
+    def acquire(self) -> bool: ...
+
+
 class Clusterer:
-    """Implements the pipeline's cluster stage; thread-safe (one lock around the engine)."""
+    """Implements the pipeline's cluster stage; thread-safe (one lock around the engine).
+    With a ``job_lock`` it only clusters while this process holds that lock, and rebuilds
+    its engine from storage whenever it (re)gains it."""
 
     def __init__(
         self,
@@ -59,6 +69,7 @@ class Clusterer:
         clock: Clock,
         refresher: ComparisonRefresher | None = None,
         observe: Observer | None = None,
+        job_lock: JobLock | None = None,
     ) -> None:
         self.store = store
         self.params = params
@@ -67,6 +78,8 @@ class Clusterer:
         self.refresher = refresher
         self.observe = observe
         self.engine: DedupEngine | None = None
+        self.job_lock = job_lock
+        self._generation = 0
         self._lock = threading.Lock()
         self._last_correction = 0
 
@@ -76,6 +89,8 @@ class Clusterer:
         """Cluster up to ``limit`` ready articles, learn new corrections, refresh stale
         comparisons. Returns how many articles were clustered."""
         with self._lock:
+            if not self._mine():
+                return 0
             engine = self._engine()
             self._learn_corrections(engine)
             articles = self.store.articles.ready_for_clustering(limit)
@@ -88,7 +103,21 @@ class Clusterer:
     def apply_corrections(self) -> None:
         """Learn corrections made since the last run (the web calls this after an edit)."""
         with self._lock:
-            self._learn_corrections(self._engine())
+            if self._mine():
+                self._learn_corrections(self._engine())
+
+    def _mine(self) -> bool:
+        """Whether this process may cluster now; forgets the engine when another process
+        may have clustered since this one last did."""
+        if self.job_lock is None:
+            return True
+        if not self.job_lock.acquire():
+            self.engine = None
+            return False
+        if self.job_lock.generation != self._generation:
+            self._generation = self.job_lock.generation
+            self.engine = None
+        return True
 
     def reapply_corrections(self) -> None:
         """Apply every stored correction to the engine again (after a rebuild from scratch:
@@ -296,12 +325,22 @@ def _ids(values: Any) -> tuple[str, ...]:
 
 
 def build_cluster_stage(
-    settings: Settings, store: Store, *, clock: Clock, observe: Observer | None = None
+    settings: Settings,
+    store: Store,
+    *,
+    clock: Clock,
+    observe: Observer | None = None,
+    job_lock: JobLock | None = None,
 ) -> Clusterer:
     """The clusterer the service and ``poll --once`` use."""
     refresher = ComparisonRefresher(store, _lexicons(settings), clock)
     return Clusterer(
-        store, dedup_params(settings), clock=clock, refresher=refresher, observe=observe
+        store,
+        dedup_params(settings),
+        clock=clock,
+        refresher=refresher,
+        observe=observe,
+        job_lock=job_lock,
     )
 
 

@@ -21,6 +21,7 @@ from aggregator.settings import Settings
 from aggregator.types import OutletConfig
 from aggregator.wiring import build_runtime, open_store, sync_outlets, utc_now
 from storage.db import current_revision, is_sqlite, migrate
+from storage.locks import SingletonLock, holder_pid
 
 log = logging.getLogger("newsagg")
 
@@ -33,7 +34,9 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def worker(args: argparse.Namespace, settings: Settings) -> int:
-    return _service(settings, web=False, host=None, port=None, kind="worker")
+    return _service(
+        settings, web=False, host=None, port=None, kind="worker", metrics_port=args.metrics_port
+    )
 
 
 def serve(args: argparse.Namespace, settings: Settings) -> int:
@@ -48,29 +51,34 @@ def serve(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _service(
-    settings: Settings, *, web: bool, host: str | None, port: int | None, kind: str = "run"
+    settings: Settings,
+    *,
+    web: bool,
+    host: str | None,
+    port: int | None,
+    kind: str = "run",
+    metrics_port: int | None = None,
 ) -> int:
+    from aggregator.clustering import build_cluster_stage
+    from aggregator.jobs import Jobs
     from aggregator.service import Service
 
     store = _ready_store(settings)
+    process_lock = _one_process_on_sqlite(store, settings)
     report = sync_outlets(store, settings)
     event(log, "outlets.synced", added=report.outlets_added, feeds_added=report.feeds_added)
-    from aggregator.clustering import build_cluster_stage
-
     metrics = Metrics()
-    clusterer = build_cluster_stage(settings, store, clock=utc_now, observe=metrics.cluster_latency)
-    runtime = build_runtime(settings, store, kind=kind, clusterer=clusterer, metrics=metrics)
-    poll = settings.poll
-    service = Service(
-        {
-            "tick": (
-                lambda: runtime.pipeline.tick(
-                    max_feeds=poll.feeds_per_tick, max_pages=poll.feeds_per_tick * 4
-                ),
-                poll.tick_seconds,
-            )
-        }
+    singleton = SingletonLock(store.engine, "singleton")
+    clusterer = build_cluster_stage(
+        settings, store, clock=utc_now, observe=metrics.cluster_latency, job_lock=singleton
     )
+    runtime = build_runtime(settings, store, kind=kind, clusterer=clusterer, metrics=metrics)
+    jobs = Jobs(
+        settings, store, runtime.pipeline, runtime.owner, kind, utc_now, singleton, utc_now()
+    )
+    service = Service(jobs.table())
+    if metrics_port:
+        metrics.serve(metrics_port)
     service.start()
     try:
         if web:
@@ -89,8 +97,28 @@ def _service(
             _wait_for_signal()
     finally:
         service.stop(wait=True)
+        store.workers.forget(runtime.owner)
+        singleton.release()
+        if process_lock is not None:
+            process_lock.release()
         runtime.close()
     return 0
+
+
+def _one_process_on_sqlite(store: Any, settings: Settings) -> SingletonLock | None:
+    """SQLite serves one long-running process; a second one gets a clear error."""
+    if not is_sqlite(settings.database.url):
+        return None
+    lock = SingletonLock(store.engine, "service")
+    if not lock.acquire():
+        pid = holder_pid(store.engine, "service")
+        store.close()
+        raise ConfigError(
+            f"another newsagg run/worker (pid {pid or '?'}) is using this SQLite database; "
+            "SQLite serves one process: point several workers at PostgreSQL",
+            resource="database",
+        )
+    return lock
 
 
 def _wait_for_signal() -> None:
@@ -131,7 +159,8 @@ def poll(args: argparse.Namespace, settings: Settings) -> int:
     sync_outlets(store, settings)
     from aggregator.clustering import build_cluster_stage
 
-    clusterer = build_cluster_stage(settings, store, clock=utc_now)
+    singleton = SingletonLock(store.engine, "singleton")
+    clusterer = build_cluster_stage(settings, store, clock=utc_now, job_lock=singleton)
     runtime = build_runtime(settings, store, kind="poll", clusterer=clusterer)
     try:
         with _progress(not args.no_progress) as progress:
@@ -139,6 +168,7 @@ def poll(args: argparse.Namespace, settings: Settings) -> int:
                 include_not_due=args.all, outlet_id=args.outlet, progress=progress
             )
     finally:
+        singleton.release()
         runtime.close()
     _print_pass(report)
     return 0

@@ -135,6 +135,7 @@ class Fetcher:
         resolver: Resolver = system_resolver,
         ssl_context: ssl.SSLContext | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        host_schedule: Callable[[str, float], float] | None = None,
     ) -> None:
         self._settings = settings
         self._clock = clock
@@ -144,7 +145,11 @@ class Fetcher:
         self._guard = AddressGuard(allow, resolver, self._lookups)
         self._budgets = Budgets()
         self._gate = HostGate(
-            settings.per_host_delay_s, settings.per_host_concurrency, clock, sleep
+            settings.per_host_delay_s,
+            settings.per_host_concurrency,
+            clock,
+            sleep,
+            shared=host_schedule,
         )
         self._transport = transport or GuardedTransport(
             GuardedBackend(self._guard, self._budgets.remaining),

@@ -22,7 +22,7 @@ import re
 import threading
 from collections.abc import Callable, Iterator, Mapping
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Histogram, start_http_server
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 from prometheus_client.registry import Collector
@@ -133,6 +133,12 @@ class Metrics:
 
     def request(self, route: str, method: str, status: int, seconds: float) -> None:
         self._http.labels(route=route, method=method, status=str(status)).observe(seconds)
+
+    def serve(self, port: int, host: str = "127.0.0.1") -> None:
+        """Expose this registry on ``http://host:port/metrics`` from a daemon thread (a
+        worker without the web UI: ``newsagg worker --metrics-port``)."""
+        start_http_server(port, addr=host, registry=self.registry)
+        event(log, "metrics.serving", host=host, port=port)
 
     def render(self) -> tuple[bytes, str]:
         """The Prometheus text exposition and its content type."""

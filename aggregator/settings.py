@@ -90,7 +90,9 @@ class WebSettings:
 
 @dataclass(frozen=True, slots=True)
 class RetentionSettings:
-    html_days: int = 30
+    html_days: int = 30  # raw HTML is dropped after this; text, clusters, tombstones stay
+    fetch_log_days: int = 30
+    every_hours: float = 6.0
 
 
 @dataclass(frozen=True, slots=True)

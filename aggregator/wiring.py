@@ -83,7 +83,9 @@ def build_runtime(
 ) -> Runtime:
     owner = worker_id(kind)
     metrics = metrics or Metrics()
-    fetcher = Fetcher(settings.fetch)
+    # several workers on PostgreSQL keep each host's delay through a schedule in the database
+    shared = store.workers.reserve_host if store.dialect == "postgresql" else None
+    fetcher = Fetcher(settings.fetch, host_schedule=shared)
     parse_pool = WorkPool(max(1, settings.parse.workers), name="parse")
     extractor = ExtractorPool(settings.extract)
     poller = FeedPoller(

@@ -304,12 +304,15 @@ class ArticleRepo(Repo):
     # -- the cluster queue ----------------------------------------------------------------
 
     def ready_for_clustering(self, limit: int, *, after_id: int = 0) -> list[Article]:
-        """Articles whose text is final, in the order they became ready."""
+        """Articles whose text is final, in the order they became ready; articles clustered
+        before (put back by ``recluster``) first, in the order the clusterer took them."""
         with self.session(write=False) as session:
             rows = session.scalars(
                 select(ArticleRow)
                 .where(ArticleRow.state == READY, ArticleRow.id > after_id)
-                .order_by(ArticleRow.ready_at, ArticleRow.id)
+                .order_by(
+                    ArticleRow.cluster_seq.asc().nulls_last(), ArticleRow.ready_at, ArticleRow.id
+                )
                 .limit(limit)
             )
             return [to_article(row) for row in rows]

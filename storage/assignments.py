@@ -74,14 +74,22 @@ class AssignmentRepo(Repo):
             for move in moves:
                 touched |= self._apply_move(session, version, ids, move, now)
             if clustered:
-                session.execute(
-                    update(ArticleRow)
-                    .where(ArticleRow.id.in_(clustered), ArticleRow.state == "ready")
-                    .values(state="clustered")
-                )
+                self._mark_clustered(session, clustered)
             for cluster_id in touched:
                 refresh_cluster(session, cluster_id, now)
             return touched
+
+    @staticmethod
+    def _mark_clustered(session: Any, clustered: Sequence[int]) -> None:
+        """Record the order the clusterer took the articles in (``recluster`` replays it)."""
+        start = session.scalar(select(func.max(ArticleRow.cluster_seq))) or 0
+        session.execute(
+            update(ArticleRow),
+            [
+                {"id": article_id, "state": "clustered", "cluster_seq": start + n}
+                for n, article_id in enumerate(clustered, start=1)
+            ],
+        )
 
     def _apply_move(
         self, session: Any, version: str, ids: dict[str, int], move: ClusterMove, now: datetime
@@ -121,9 +129,11 @@ class AssignmentRepo(Repo):
     def restore_rows(
         self, version: str, since: datetime, *, batch: int = 5000
     ) -> Iterator[list[RestoreRow]]:
-        """Stored signatures newer than ``since`` with each article's current place, oldest
-        first, in batches (what a restarting clusterer rebuilds its index from)."""
-        last: tuple[datetime, int] | None = None
+        """Stored signatures newer than ``since`` with each article's current place, in the
+        order the clusterer took them (``cluster_seq``), in batches: a restarting clusterer
+        rebuilds its index in the same order the running one built it."""
+        order = func.coalesce(ArticleRow.cluster_seq, 0)
+        last: tuple[int, int] | None = None
         while True:
             query = (
                 select(
@@ -133,6 +143,7 @@ class AssignmentRepo(Repo):
                     SignatureRow.payload,
                     StoryClusterRow.key,
                     MembershipRow.copy_group,
+                    order,
                 )
                 .join(ArticleRow, ArticleRow.id == SignatureRow.article_id)
                 .join(
@@ -142,23 +153,19 @@ class AssignmentRepo(Repo):
                 )
                 .join(StoryClusterRow, StoryClusterRow.id == MembershipRow.cluster_id)
                 .where(SignatureRow.param_version == version, SignatureRow.sort_time >= since)
-                .order_by(SignatureRow.sort_time, SignatureRow.article_id)
+                .order_by(order, SignatureRow.article_id)
                 .limit(batch)
             )
             if last is not None:
                 query = query.where(
-                    (SignatureRow.sort_time > last[0])
-                    | ((SignatureRow.sort_time == last[0]) & (SignatureRow.article_id > last[1]))
+                    (order > last[0]) | ((order == last[0]) & (SignatureRow.article_id > last[1]))
                 )
             with self.session(write=False) as session:
-                rows = [
-                    RestoreRow(a, o, t, bytes(p), k, g)
-                    for a, o, t, p, k, g in session.execute(query)
-                ]
-            if not rows:
+                found = session.execute(query).all()
+            if not found:
                 return
-            yield rows
-            last = (rows[-1].sort_time, rows[-1].article_id)
+            yield [RestoreRow(a, o, t, bytes(p), k, g) for a, o, t, p, k, g, _ in found]
+            last = (int(found[-1][6]), int(found[-1][0]))
 
     def newest_time(self, version: str) -> datetime | None:
         """The latest ``sort_time`` among the stored signatures of a parameter set."""

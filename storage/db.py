@@ -6,6 +6,7 @@ PostgreSQL goes through psycopg 3. ``migrate()`` upgrades either to the Alembic 
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +40,12 @@ def make_engine(url: str, *, busy_timeout_ms: int = 10_000, pool_size: int = 5) 
         if parsed.drivername == "postgresql":
             parsed = parsed.set(drivername="postgresql+psycopg")
         return create_engine(
-            parsed, pool_size=pool_size, pool_pre_ping=True, future=True, max_overflow=pool_size
+            parsed,
+            pool_size=pool_size,
+            pool_pre_ping=True,
+            max_overflow=pool_size,
+            # pg_stat_activity names the process: which worker holds which lock
+            connect_args={"application_name": f"newsagg:{os.getpid()}"},
         )
     raise ConfigError(
         f"unsupported database {parsed.get_backend_name()!r}: use sqlite or postgresql",

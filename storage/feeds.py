@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, delete, func, or_, select, update
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from aggregator.errors import NotFoundError
@@ -275,11 +275,6 @@ class FeedRepo(Repo):
             if kind is not None:
                 query = query.where(FetchLogRow.kind == kind)
             return int(session.scalar(query) or 0)
-
-    def prune_fetch_log(self, before: datetime) -> int:
-        with self.session() as session:
-            result = session.execute(delete(FetchLogRow).where(FetchLogRow.started_at < before))
-            return int(getattr(result, "rowcount", 0) or 0)
 
 
 def entry_values(entry: FetchLogEntry) -> dict[str, Any]:

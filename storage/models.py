@@ -176,6 +176,8 @@ class ArticleRow(Base):
     lease_owner: Mapped[str | None] = mapped_column(String(200))
     lease_until: Mapped[datetime | None]
     ready_at: Mapped[datetime | None]
+    # the order in which the clusterer took the article (recluster replays it)
+    cluster_seq: Mapped[int | None] = mapped_column(BigId, index=True)
 
 
 class ArticleHtmlRow(Base):
@@ -308,6 +310,15 @@ class AuditLogRow(Base):
     detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
 
 
+class HostSlotRow(Base):
+    """Per host, the earliest start of the next request: politeness shared by workers."""
+
+    __tablename__ = "host_slots"
+
+    host: Mapped[str] = mapped_column(String(255), primary_key=True)
+    next_at: Mapped[datetime]
+
+
 class WorkerRow(Base):
     """Heartbeats of running processes (scheduler liveness for /readyz and the UI)."""
 
@@ -329,6 +340,7 @@ __all__ = [
     "CorrectionRow",
     "FeedRow",
     "FetchLogRow",
+    "HostSlotRow",
     "MembershipRow",
     "OutletRow",
     "ParamSetRow",

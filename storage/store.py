@@ -12,6 +12,7 @@ from storage.clusters import ClusterRepo
 from storage.corrections import CorrectionRepo
 from storage.db import current_revision, head_revision, make_engine
 from storage.feeds import FeedRepo
+from storage.workers import WorkerRepo
 
 
 class Store:
@@ -25,6 +26,7 @@ class Store:
         self.clusters = ClusterRepo(engine)
         self.assignments = AssignmentRepo(engine)
         self.corrections = CorrectionRepo(engine)
+        self.workers = WorkerRepo(engine)
 
     @classmethod
     def open(cls, url: str, *, busy_timeout_ms: int = 10_000, pool_size: int = 5) -> Store:
