@@ -1,9 +1,10 @@
 """Synthetic but realistic news streams, made by sampling sentences of the dev sets.
 
 A story mixes the sentences of two or three real articles (so stories share real vocabulary
-and real sentence shapes) and gets names and a figure of its own, sprinkled over its
-sentences and headlines: with only ~1,300 real articles to draw from, stories would otherwise
-repeat one another at 100k articles, where real events differ by who, where and how many.
+and real sentence shapes), with every name and figure in them replaced by the story's own
+(consistently within the story): with only ~1,300 real articles to draw from, stories would
+otherwise repeat one another at 100k articles, where real events differ by who, where and how
+many.
 Each story is covered by one to six outlets: each writes its own version (a sample of the
 story's sentences, in its own order, with a few sentences from unrelated articles), and some
 outlets reprint another's version with light edits (bench/dedup_reprints.py). Stories start
@@ -27,6 +28,9 @@ from bench.dedup_reprints import reprint
 _SPLIT = re.compile(r"(?<=[.!?])\s+")
 HOUR = 3600.0
 _LETTERS = "abcdefghijklmnopqrstuvwxyz"
+_ENTITY = re.compile(
+    r"(?<=\w )[A-Z][a-z]+|\b\d[\d,.]*\d\b|\b\d\b"
+)  # names inside a sentence, figures
 SPREAD_HOURS = 3.0  # a story's articles arrive within this time (keeps the look-ahead small)
 
 
@@ -67,11 +71,26 @@ def stream(pool: Pool, count: int, seed: int, per_day: float) -> Iterator[DocInp
 
 
 def _names(rng: random.Random) -> list[str]:
-    """A story's own names and figure: real events differ by who, where and how many."""
-    names = [
-        "".join(rng.choice(_LETTERS) for _ in range(rng.randint(5, 9))).title() for _ in range(4)
-    ]
-    return [*names, str(rng.randint(2, 99_999))]
+    """Names for the story's headlines."""
+    return [_pseudo(rng, False) for _ in range(4)]
+
+
+def _relabel(sentence: str, own: dict[str, str], rng: random.Random) -> str:
+    """The sentence with its names and figures replaced by the story's own, consistently."""
+
+    def swap(match: re.Match[str]) -> str:
+        word = match.group(0)
+        if word not in own:
+            own[word] = _pseudo(rng, word[0].isdigit())
+        return own[word]
+
+    return _ENTITY.sub(swap, sentence)
+
+
+def _pseudo(rng: random.Random, number: bool) -> str:
+    if number:
+        return str(rng.randint(2, 99_999))
+    return "".join(rng.choice(_LETTERS) for _ in range(rng.randint(4, 9))).title()
 
 
 def _story(
@@ -79,11 +98,8 @@ def _story(
 ) -> list[tuple[float, DocInput]]:
     sources = rng.sample(pool.articles, rng.randint(2, 3))
     names = _names(rng)
-    sentences = [
-        f"{s} {rng.choice(names)}." if rng.random() < 0.5 else s
-        for source in sources
-        for s in source[: rng.randint(6, 14)]
-    ]
+    own: dict[str, str] = {}
+    sentences = [_relabel(s, own, rng) for source in sources for s in source[: rng.randint(6, 14)]]
     outlets = rng.sample(pool.outlets, rng.randint(1, 6))
     out: list[tuple[float, DocInput]] = []
     for k, outlet in enumerate(outlets):
