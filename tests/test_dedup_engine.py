@@ -262,3 +262,13 @@ def test_the_index_follows_the_window_over_a_long_run() -> None:
     assert len(e.evicted) >= 400 - held
     assert all(len(c.members) <= held for c in e.book.clusters.values())
     assert e.copy_index.nbytes < held * 32 * 8 * 4  # dead segments are dropped or compacted
+
+
+def test_a_revision_replaces_the_earlier_version() -> None:
+    e = engine()
+    e.add(article("a1", QUAKE_AP, "ap", "Quake hits Chile"))
+    e.add(article("b1", BUDGET, "ap", "Council budget"))
+    revised = e.add(article("a1", FINAL, "ap", "Madrid win the final"))
+    assert revised.outcome is Outcome.ADDED  # not a duplicate of itself
+    assert e.rows.live == 2
+    assert [p.article_id for p in e.placements()].count("a1") == 1

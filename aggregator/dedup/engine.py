@@ -61,8 +61,10 @@ class DedupEngine:
     # -- public API ------------------------------------------------------------------------
 
     def add(self, doc: DocInput) -> Assignment:
-        """Assign one article; cheap enough to call for every article as it is stored."""
+        """Assign one article; cheap enough to call for every article as it is stored.
+        An id the index already holds is a new revision: the old one is dropped first."""
         time = self._tick(doc.time)
+        self._forget(doc.id)
         feats = analyse(doc, self.params)
         if not feats.clusterable:
             return self._alone(doc, feats)
@@ -225,6 +227,15 @@ class DedupEngine:
         if len(sig.copy):
             self.copy_index.insert(row, band_keys(sig.copy, p.copy_bands, p.copy_rows))
         return row
+
+    def _forget(self, article_id: str) -> None:
+        row = self.rows.row_of.get(article_id)
+        if row is None:
+            return
+        cluster = self.book.get(self.rows.cluster(row))
+        if cluster is not None:
+            self.book.detach(cluster, row)
+        self.rows.kill(row)
 
     def _is_duplicate(self, copy: CopyMatch, outlet: str, sig: ArticleSignature) -> bool:
         if not copy.same_outlet(self.rows, self.code(outlet)):
