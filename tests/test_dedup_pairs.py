@@ -19,7 +19,7 @@ from bench.dedup_reprints import reprint
 from tests.support.paths import require_shared_data
 
 PINNED = {
-    "story_threshold": 0.14,
+    "story_threshold": 0.15,
     "same_outlet_penalty": 0.1,
     "short_text_factor": 1.0,
     "gap_penalty_per_day": 0.02,

@@ -41,7 +41,7 @@ class DedupParams:
     title_weight: int = 3
     lead_terms: int = 40  # content terms of the lead that enter the story signature
     vector_terms: int = 64  # top TF-IDF terms kept per article
-    story_threshold: float = 0.14  # average-linkage cosine needed to join or merge
+    story_threshold: float = 0.15  # average-linkage cosine needed to join or merge
     gap_penalty_per_day: float = 0.02  # added to the threshold per day of time gap
     same_outlet_penalty: float = 0.1  # added when the cluster already has the outlet
     short_text_factor: float = 1.0  # z: short texts need z * (1/sqrt(n) - 1/sqrt(terms)) more
