@@ -9,7 +9,9 @@ Entry keys, stable across polls:
 3. else ``sha256:`` + the SHA-256 of title, summary and published date (as given).
 
 A key longer than 2000 characters is replaced by ``sha256:`` + its SHA-256. Entries whose
-keys repeat within one feed collapse to the first of them.
+keys repeat within one feed collapse to the first of them. An entry with no title, summary,
+link or GUID (what is left of an entry cut by a truncated document) is dropped: it names no
+article.
 
 Dates become aware UTC datetimes; an unparseable date gives ``published=None``, keeps the
 text in ``published_raw`` and flags ``bad_date``; a date more than ``FUTURE_SKEW`` after
@@ -97,7 +99,7 @@ def render_title(text: str, *, is_html: bool) -> str:
 def build_feed(raw: RawFeed, *, base: str, now: datetime) -> ParsedFeed:
     """The ``ParsedFeed`` for ``raw``: clean fields, keys, flags, duplicates collapsed."""
     now = utc(now)
-    items = [_item(entry, base, now) for entry in raw.entries]
+    items = [_item(entry, base, now) for entry in raw.entries if _names_something(entry)]
     keyed = _with_keys(items)
     unique: dict[str, FeedItem] = {}
     for item in keyed:
@@ -111,6 +113,12 @@ def build_feed(raw: RawFeed, *, base: str, now: datetime) -> ParsedFeed:
         bozo=raw.bozo,
         bozo_message=message,
         ttl_minutes=raw.ttl_minutes,
+    )
+
+
+def _names_something(entry: RawEntry) -> bool:
+    return any(
+        clean_text(v or "").strip() for v in (entry.title, entry.summary, entry.link, entry.guid)
     )
 
 
