@@ -125,9 +125,9 @@ def build(web: FaultWeb, shared: Path, secret_file: Path) -> dict[str, str]:
 
     whole = rss([local_item(web, f"cut-{n}") for n in range(3)])
     feeds["truncated"] = web.feed("truncated-xml", "/truncated.xml", whole[: whole.index("cut-2")])
-    ill = rss([local_item(web, "ill-0"), local_item(web, "ill-1")]).replace(
-        "<description>About ill-0</description>", "<description>a &nbsp; b <br> &bogus; </p></description>"
-    )
+    broken = "<description>a &nbsp; b <br> &bogus; </p></description>"  # not well-formed
+    ill = rss([local_item(web, "ill-0"), local_item(web, "ill-1")])
+    ill = ill.replace("<description>About ill-0</description>", broken)
     feeds["illformed"] = web.feed("ill-formed-xml", "/ill.xml", ill)
     feeds["laughs"] = web.feed("billion-laughs", "/laughs.xml", billion_laughs(10))
     feeds["xxe"] = web.feed(
