@@ -272,3 +272,10 @@ def test_a_revision_replaces_the_earlier_version() -> None:
     assert revised.outcome is Outcome.ADDED  # not a duplicate of itself
     assert e.rows.live == 2
     assert [p.article_id for p in e.placements()].count("a1") == 1
+
+
+def test_restore_keeps_new_ids_above_the_given_floors() -> None:
+    e = engine()
+    e.restore([], next_cluster=500, next_copy_group=900)
+    fresh = e.add(article("z1", BUDGET, "ap", "Council budget"))
+    assert fresh.story_cluster >= 500 and fresh.copy_group >= 900

@@ -116,8 +116,15 @@ class DedupEngine:
             self.evicted.extend(gone)
         return gone
 
-    def restore(self, stored: Iterable[StoredArticle]) -> int:
-        """Put stored articles back (in time order) without re-deciding their clusters."""
+    def restore(
+        self, stored: Iterable[StoredArticle], *, next_cluster: int = 1, next_copy_group: int = 1
+    ) -> int:
+        """Put stored articles back (in time order) without re-deciding their clusters.
+        New cluster and copy group ids start above every restored one and above the given
+        floors (pass the store's largest ids + 1: flagged and duplicate articles have none
+        of their own signatures, but they used ids too)."""
+        self.book.next_id = max(self.book.next_id, next_cluster)
+        self.next_copy_group = max(self.next_copy_group, next_copy_group)
         count = 0
         for item in stored:
             self._restore_one(item)
