@@ -29,6 +29,8 @@ log = logging.getLogger("newsagg.pages")
 PAGE_ACCEPT = "text/html, application/xhtml+xml;q=0.9, */*;q=0.3"
 TRANSIENT = frozenset({"timeout", "network", "server_error", "rate_limited"})
 MAX_ATTEMPTS = 3
+GZIP_LEVEL = 3  # 1.2 ms a page for 23 % of the size (level 6: 2.4 ms for 20 %)
+WRITE_BATCH = 50  # finished pages stored per transaction
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +41,7 @@ class PageJob:
     html: bytes
     final_url: str
     content_type: str | None
+    html_gz: bytes  # compressed in the fetch thread (zlib lets other threads run meanwhile)
 
 
 class Extractor(Protocol):
@@ -84,14 +87,16 @@ class PageStage:
 
     def run(self, limit: int) -> PageReport:
         """Process up to ``limit`` pending pages: fetches run in threads while the pages
-        already fetched are being extracted in the process pool."""
+        already fetched are being extracted in the process pool; results are stored in
+        batches."""
         pages = self.store.articles.claim_pending(
             self.clock(), owner=self.owner, lease_s=self.lease_s, limit=limit
         )
         if not pages:
             return PageReport()
-        counts = {"summary_only": 0, "deferred": 0}
+        counts = {"extracted": 0, "summary_only": 0, "deferred": 0}
         fetched: dict[int, PageJob] = {}
+        done: list[PageOutcome] = []
 
         def inputs() -> Iterator[PageInput[int]]:
             for page, result in self._fetch_all(pages):
@@ -107,25 +112,32 @@ class PageStage:
                 elif result is None:
                     counts["deferred"] += 1
                 else:
-                    self.store.articles.finish_page(result, self.clock())
+                    self._keep(done, result)
                     counts["summary_only"] += 1
 
-        extracted = failed = 0
         for article_id, outcome in self.extractor.extract_many(inputs()):
             job = fetched.pop(article_id)
             if isinstance(outcome, ExtractError):
                 event(log, "page.extract_failed", level=logging.WARNING, code=outcome.code)
                 self.metrics.extraction_failed()
-                self.store.articles.finish_page(
-                    summary_outcome(job.page, Flag.EXTRACT_FAILED), self.clock()
-                )
-                failed += 1
+                self._keep(done, summary_outcome(job.page, Flag.EXTRACT_FAILED))
+                counts["summary_only"] += 1
             else:
-                self.store.articles.finish_page(page_outcome(job, outcome), self.clock())
-                extracted += 1
+                self._keep(done, page_outcome(job, outcome))
+                counts["extracted"] += 1
+        self._flush(done)
         return PageReport(
-            len(pages), extracted, counts["summary_only"] + failed, counts["deferred"]
+            len(pages), counts["extracted"], counts["summary_only"], counts["deferred"]
         )
+
+    def _keep(self, done: list[PageOutcome], outcome: PageOutcome) -> None:
+        done.append(outcome)
+        if len(done) >= WRITE_BATCH:
+            self._flush(done)
+
+    def _flush(self, done: list[PageOutcome]) -> None:
+        self.store.articles.finish_pages(done, self.clock())
+        done.clear()
 
     def _fetch_all(
         self, pages: list[PendingPage]
@@ -150,7 +162,13 @@ class PageStage:
                 self.metrics.fetch("page", exc.code)
                 return self._fetch_failed(page, exc)
             self.metrics.fetch("page", "ok")
-            return PageJob(page, response.body, response.final_url, response.content_type)
+            return PageJob(
+                page,
+                response.body,
+                response.final_url,
+                response.content_type,
+                gzip.compress(response.body, compresslevel=GZIP_LEVEL),
+            )
 
     def _robots_allow(self, url: str) -> bool:
         try:
@@ -196,7 +214,7 @@ def page_outcome(job: PageJob, page: ExtractedPage) -> PageOutcome:
         published=page.published,
         published_source=DateSource.PAGE if page.published else None,
         extractor=page.extractor,
-        html_gz=gzip.compress(job.html, compresslevel=6),
+        html_gz=job.html_gz,
         final_url=job.final_url,
         content_type=job.content_type,
     )

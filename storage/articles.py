@@ -276,21 +276,40 @@ class ArticleRepo(Repo):
 
     def finish_page(self, outcome: PageOutcome, now: datetime) -> None:
         """Store what the page stage made of an article; it becomes ready for clustering."""
+        self.finish_pages([outcome], now)
+
+    def finish_pages(self, outcomes: Sequence[PageOutcome], now: datetime) -> int:
+        """``finish_page`` for many articles in one transaction; returns how many were
+        still pending (an article finished by another worker meanwhile is left alone)."""
+        if not outcomes:
+            return 0
+        by_id = {o.article_id: o for o in outcomes}
         with self.session() as session:
-            row = session.get(ArticleRow, outcome.article_id)
-            if row is None or row.state != PENDING:
-                return  # finished by someone else meanwhile
-            _apply_outcome(row, outcome, now)
-            if outcome.html_gz is not None:
-                session.merge(
-                    ArticleHtmlRow(
-                        article_id=row.id,
-                        html_gz=outcome.html_gz,
-                        final_url=(outcome.final_url or row.url)[:2000],
-                        content_type=(outcome.content_type or "")[:200] or None,
-                        fetched_at=now,
-                    )
+            rows = session.scalars(
+                select(ArticleRow).where(ArticleRow.id.in_(by_id), ArticleRow.state == PENDING)
+            ).all()
+            for row in rows:
+                _apply_outcome(row, by_id[row.id], now)
+            pages = [
+                _html_values(row, by_id[row.id], now)
+                for row in rows
+                if by_id[row.id].html_gz is not None
+            ]
+            if pages:
+                statement = self.insert(ArticleHtmlRow.__table__)
+                session.execute(
+                    statement.on_conflict_do_update(
+                        index_elements=["article_id"],
+                        set_={
+                            "html_gz": statement.excluded.html_gz,
+                            "final_url": statement.excluded.final_url,
+                            "content_type": statement.excluded.content_type,
+                            "fetched_at": statement.excluded.fetched_at,
+                        },
+                    ),
+                    pages,
                 )
+            return len(rows)
 
     def defer_page(self, article_id: int, until: datetime, *, attempts: int) -> None:
         """Try the page again later (a transient failure)."""
@@ -340,6 +359,16 @@ class ArticleRepo(Repo):
         with self.session(write=False) as session:
             row = session.get(ArticleHtmlRow, article_id)
             return row.html_gz if row is not None else None
+
+
+def _html_values(row: ArticleRow, outcome: PageOutcome, now: datetime) -> dict[str, Any]:
+    return {
+        "article_id": row.id,
+        "html_gz": outcome.html_gz,
+        "final_url": (outcome.final_url or row.url)[:2000],
+        "content_type": (outcome.content_type or "")[:200] or None,
+        "fetched_at": now,
+    }
 
 
 def _apply_outcome(row: ArticleRow, outcome: PageOutcome, now: datetime) -> None:

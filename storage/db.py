@@ -17,7 +17,6 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
-from sqlalchemy.pool import NullPool
 
 from aggregator.errors import ConfigError, StorageError
 
@@ -56,10 +55,14 @@ def make_engine(url: str, *, busy_timeout_ms: int = 10_000, pool_size: int = 5) 
 def _sqlite_engine(url: str, database: str | None, busy_timeout_ms: int) -> Engine:
     if database and database != ":memory:":
         Path(database).parent.mkdir(parents=True, exist_ok=True)
+    # A pool of connections kept open: opening one costs the PRAGMAs below, and closing the
+    # last connection to a WAL database checkpoints it, which per short session adds up.
     engine = create_engine(
         url,
         connect_args={"timeout": busy_timeout_ms / 1000, "check_same_thread": False},
-        poolclass=NullPool,
+        pool_size=8,
+        max_overflow=8,
+        pool_pre_ping=False,
     )
 
     @event.listens_for(engine, "connect")
