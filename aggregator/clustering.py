@@ -86,8 +86,8 @@ class Clusterer:
     # -- the stage ------------------------------------------------------------------------
 
     def run(self, limit: int) -> int:
-        """Cluster up to ``limit`` ready articles, learn new corrections, refresh stale
-        comparisons. Returns how many articles were clustered."""
+        """Cluster up to ``limit`` ready articles and learn new corrections. Returns how
+        many articles were clustered."""
         with self._lock:
             if not self._mine():
                 return 0
@@ -96,9 +96,18 @@ class Clusterer:
             articles = self.store.articles.ready_for_clustering(limit)
             if articles:
                 self._cluster(engine, articles)
-        if self.refresher is not None:
-            self.refresher.run()
         return len(articles)
+
+    def refresh(self, limit: int) -> int:
+        """Recompute up to ``limit`` stale comparisons (a job of its own, so a burst of
+        articles is clustered first and each changed story compared once after it)."""
+        if self.refresher is None or not self._lock_free_mine():
+            return 0
+        return self.refresher.run(limit)
+
+    def _lock_free_mine(self) -> bool:
+        with self._lock:
+            return self._mine()
 
     def apply_corrections(self) -> None:
         """Learn corrections made since the last run (the web calls this after an edit)."""
@@ -365,8 +374,7 @@ def recluster_all(settings: Settings, store: Store, *, clock: Clock) -> str:
     while (done := clusterer.run(5000)) > 0:
         total += done
     clusterer.reapply_corrections()
-    if clusterer.refresher is not None:
-        while clusterer.refresher.run(500) > 0:
-            pass
+    while clusterer.refresh(500) > 0:
+        pass
     count = store.clusters.count_clusters(params.version)
     return f"reclustered {total} articles into {count} story clusters with {params.version}"

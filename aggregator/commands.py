@@ -180,7 +180,8 @@ def _print_pass(report: PassReport) -> None:
         f"feeds polled: {len(report.feeds)}, failed: {len(report.failed_feeds)}, "
         f"new articles: {report.new_articles}, pages: {pages.claimed} "
         f"(extracted {pages.extracted}, summary only {pages.summary_only}, "
-        f"retry later {pages.deferred}), clustered: {report.clustered}"
+        f"retry later {pages.deferred}), clustered: {report.clustered}, "
+        f"comparisons: {report.compared}"
     )
     for failed in report.failed_feeds:
         print(f"  outlet {failed.outlet_id!r}: {failed.error_code}: {failed.error}")

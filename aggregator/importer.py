@@ -82,7 +82,7 @@ def import_file(
         stored += len(store.articles.insert_drafts(batch, now).new_ids)
     clusterer = build_cluster_stage(settings, store, clock=utc_now)
     clustered = _drain(clusterer, progress)
-    while clusterer.refresher is not None and clusterer.refresher.run(500) > 0:
+    while clusterer.refresh(500) > 0:
         pass
     return ImportReport(
         read=len(records),

@@ -42,6 +42,7 @@ class Jobs:
         """name -> (function, interval seconds), for ``aggregator.service.Service``."""
         return {
             "tick": (self.tick, self.settings.poll.tick_seconds),
+            "compare": (self.compare, max(self.settings.poll.tick_seconds, 10.0)),
             "retention": (self.retention, self.settings.retention.every_hours * 3600),
             "heartbeat": (self.heartbeat, 30.0),
         }
@@ -62,6 +63,14 @@ class Jobs:
                     pages=report.pages.claimed,
                     clustered=report.clustered,
                 )
+
+    def compare(self) -> None:
+        """Stale comparisons, in their own job: a story that keeps growing is compared at most
+        once per run of this job, not after every article."""
+        with bind(job=f"compare-{uuid.uuid4().hex[:8]}", worker=self.owner):
+            done = self.pipeline.compare(limit=200)
+            if done:
+                event(log, "compare.done", comparisons=done)
 
     def retention(self) -> None:
         if not self.singleton.acquire():

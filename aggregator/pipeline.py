@@ -29,12 +29,17 @@ class ClusterStage(Protocol):
         """Cluster up to ``limit`` ready articles; returns how many were handled."""
         ...
 
+    def refresh(self, limit: int) -> int:
+        """Recompute up to ``limit`` stale comparisons; returns how many."""
+        ...
+
 
 @dataclass
 class PassReport:
     feeds: list[FeedReport] = field(default_factory=list)
     pages: PageReport = field(default_factory=PageReport)
     clustered: int = 0
+    compared: int = 0
 
     @property
     def new_articles(self) -> int:
@@ -158,6 +163,20 @@ class Pipeline:
             if done == 0:
                 return total
 
+    def compare(self, *, limit: int | None = None, progress: Progress | None = None) -> int:
+        """Recompute stale comparisons (all of them, or up to ``limit``)."""
+        if self.clusterer is None:
+            return 0
+        total = 0
+        while limit is None or total < limit:
+            done = self.clusterer.refresh(100 if limit is None else min(100, limit - total))
+            total += done
+            if progress and done:
+                progress("compare", done)
+            if done == 0:
+                break
+        return total
+
     def run_once(
         self,
         *,
@@ -172,6 +191,7 @@ class Pipeline:
         )
         report.pages = self.process_pages(progress=progress)
         report.clustered = self.cluster(progress=progress)
+        report.compared = self.compare(progress=progress)
         event(
             log,
             "pass.done",
@@ -181,6 +201,7 @@ class Pipeline:
             pages=report.pages.claimed,
             extracted=report.pages.extracted,
             clustered=report.clustered,
+            compared=report.compared,
         )
         return report
 
