@@ -19,7 +19,6 @@ class Rule(enum.StrEnum):
     UNCLUSTERED = "unclustered"  # flagged input (empty, too short, boilerplate): alone
     MERGE = "merge"  # a bridging article proved two clusters are one story
     MOVE = "move"  # a member fits a newer cluster better than its own
-    RESTORED = "restored"  # put back from stored signatures at start-up
 
 
 class Outcome(enum.StrEnum):
