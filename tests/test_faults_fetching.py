@@ -48,7 +48,7 @@ from tests.support.moduledb import BACKENDS, module_database
 from tests.support.runtime import outlet, runtime
 from tests.support.webserver import running
 
-pytest_plugins = ["tests.support.figures"]
+pytest_plugins = ["tests.support.figureplugin"]
 
 MAX_BYTES = 2_000_000
 HOUR_AGO = rfc822(datetime.now(UTC) - timedelta(hours=1))

@@ -40,7 +40,7 @@ from tests.support.httpserver import Request, Response, serve
 from tests.support.moduledb import BACKENDS, module_database
 from tests.support.runtime import outlet, runtime
 
-pytest_plugins = ["tests.support.figures"]
+pytest_plugins = ["tests.support.figureplugin"]
 
 MINIFLUX = Path("feeds/encodings/miniflux/internal/reader")
 RSS_PARSER = Path("feeds/encodings/rss-parser/test/input")

@@ -2,19 +2,16 @@
 
 Faults are tallied by ``tests.support.faults`` as they are served; other counts (fuzz inputs
 by target, kill cycles ...) go through ``count``. With ``NEWSAGG_FIGURES=path.json`` in the
-environment the totals are written there at the end of the session (``make fuzz`` and the
-commands in docs/reliability.md do this). Loaded as a plugin by the modules that count.
+environment the totals are written there at the end of the session by the plugin
+``tests.support.figureplugin`` (``make fuzz`` and the commands in docs/reliability.md do this).
 """
 
 from __future__ import annotations
 
 import json
-import os
 import threading
 from collections import Counter, defaultdict
 from pathlib import Path
-
-import pytest
 
 from tests.support.faults import TALLY
 
@@ -45,9 +42,3 @@ def write(path: str | Path) -> None:
         for key, n in values.items():
             into[key] = into.get(key, 0) + n
     target.write_text(json.dumps(merged, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-
-
-def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    path = os.environ.get("NEWSAGG_FIGURES")
-    if path:
-        write(path)
