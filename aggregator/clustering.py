@@ -194,12 +194,12 @@ class Clusterer:
         # restart, whatever the wall clock says: a restarted engine is the same engine.
         newest = self.store.assignments.newest_time(self.version) or now
         since = newest - timedelta(hours=self.params.window_hours)
-        restored = engine.restore(
-            self._stored(self.store.assignments.restore_rows(self.version, since))
-        )
         max_key, max_group = self.store.assignments.key_numbers(self.version)
-        engine.book.next_id = max(engine.book.next_id, max_key + 1)
-        engine.next_copy_group = max(engine.next_copy_group, max_group + 1)
+        restored = engine.restore(
+            self._stored(self.store.assignments.restore_rows(self.version, since)),
+            next_cluster=max_key + 1,
+            next_copy_group=max_group + 1,
+        )
         corrections = self.store.corrections.corrections_after(0)
         for stored in corrections:
             try:
