@@ -4,13 +4,15 @@ One JSON object per line: ``id`` (defaults to ``url``), ``outlet``, ``title``, `
 ``published`` (ISO 8601 date or datetime), optional ``url``, ``story`` (a gold label) and
 ``language``. A bad line is reported with its line number (an ``InputError``) and skipped;
 nothing else is lost. An empty ``published`` is not an error: the record's time is unknown,
-and the reader notes it.
+and the reader notes it. A string holding a lone surrogate escape (``"\\ud800"``: valid JSON,
+but no text) makes its line bad; stored, it would fail the database's encoder.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
@@ -21,6 +23,7 @@ from aggregator.errors import InputError
 from aggregator.types import utc
 
 MAX_LINE_BYTES = 50_000_000
+_SURROGATE = re.compile("[\ud800-\udfff]")  # JSON can escape them; no text can hold them
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,6 +111,8 @@ class CorpusReader:
             return None
         if not isinstance(value, str):
             raise self._error(f"'{key}' must be a string, not {type(value).__name__}", number)
+        if _SURROGATE.search(value):
+            raise self._error(f"'{key}' is not valid Unicode (a lone surrogate escape)", number)
         return value
 
     def _label(self, value: Any, number: int) -> str | None:
@@ -115,6 +120,8 @@ class CorpusReader:
             return None
         if isinstance(value, bool) or not isinstance(value, str | int):
             raise self._error("'story' must be a string or an integer", number)
+        if isinstance(value, str) and _SURROGATE.search(value):
+            raise self._error("'story' is not valid Unicode (a lone surrogate escape)", number)
         return str(value)
 
     def _date(self, value: str | None, number: int) -> datetime | None:
