@@ -1,0 +1,243 @@
+"""End-to-end throughput next to its limit (trafilatura alone on both cores), in one run.
+
+    .venv/bin/python -m bench.pipeline_e2e [--outlets 10] [--db sqlite,postgres] [--json PATH]
+
+A local server publishes the 181 real pages of the article-extraction benchmark as the
+articles of ``--outlets`` outlets (one feed each, every page at every outlet: reprints, so
+the clusterer has copy groups to find; 181 x outlets pages, up to 5,000 with 28 outlets).
+In one run it measures:
+
+- the limit: trafilatura alone (``trafilatura.extract``, text only, and ``bare_extraction``
+  with metadata, which is what an aggregator needs) over the same pages on every core;
+- each stage alone: fetching the pages (the fetcher, 8 threads), our extraction pool, the
+  dedup engine on the extracted texts;
+- the pipeline as ``newsagg poll --once --all`` runs it (same composition, in process so each
+  stage is timed): feeds, pages (fetch + extract + store), clustering, comparisons, into
+  SQLite and PostgreSQL; articles per second end to end with and without the comparisons;
+- peak memory (RSS) of this process and of its children.
+
+The ratio the issue asks for is end-to-end articles/s (feeds + pages + clustering) over
+trafilatura-alone pages/s, both on every core of this machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import tempfile
+import time
+import uuid
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from tests.support.httpserver import LocalServer, serve
+from tests.support.newsite import Page, benchmark_pages, conditional, rss
+from tests.support.paths import shared_data_dir
+
+PG_ADMIN = os.environ.get(
+    "NEWSAGG_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
+
+
+def trafilatura_text(html: bytes) -> int:
+    import trafilatura
+
+    return len(trafilatura.extract(html.decode("utf-8", "replace")) or "")
+
+
+def trafilatura_with_metadata(html: bytes) -> int:
+    import trafilatura
+
+    document = trafilatura.bare_extraction(html.decode("utf-8", "replace"), with_metadata=True)
+    return 0 if document is None else len(getattr(document, "text", "") or "")
+
+
+def pooled(fn: Callable[[bytes], int], pages: list[bytes]) -> float:
+    """Seconds to run ``fn`` over ``pages`` on every core (the work pool)."""
+    from aggregator.workpool import WorkPool
+
+    with WorkPool(0, name="limit") as pool:
+        for warm in pages[: pool.size]:
+            pool.run(fn, warm, timeout=60)
+        started = time.perf_counter()
+        futures = [pool.submit(fn, html, timeout=60) for html in pages]
+        for future in futures:
+            future.result()
+        return time.perf_counter() - started
+
+
+def publish(server: LocalServer, pages: list[Page], outlets: int) -> list[dict[str, object]]:
+    for page in pages:
+        server.route(f"/articles/{page.id}.html", page.html, headers={"Content-Type": "text/html"})
+    server.route("/robots.txt", "User-agent: *\nAllow: /\n")
+    entries = []
+    for n in range(outlets):
+        body = rss(server, f"outlet {n}", [(p.id, f"Story {p.id[:12]}") for p in pages], _start())
+        server.route(f"/feeds/{n}.xml", handler=conditional(body, "application/rss+xml"))  # type: ignore[arg-type]
+        entries.append(
+            {"id": f"outlet{n}", "name": f"Outlet {n}", "feeds": [server.url(f"/feeds/{n}.xml")]}
+        )
+    return entries
+
+
+def _start() -> datetime:
+    return datetime(2026, 11, 27, 12, tzinfo=UTC)
+
+
+def fetch_alone(server: LocalServer, pages: list[Page], outlets: int) -> float:
+    from aggregator.fetch import Fetcher
+    from aggregator.settings import FetchSettings
+
+    settings = FetchSettings(allow_hosts=("127.0.0.1",), per_host_delay_s=0, per_host_concurrency=8)
+    urls = [server.url(f"/articles/{p.id}.html") for p in pages] * outlets
+    with Fetcher(settings) as fetcher, ThreadPoolExecutor(8) as pool:
+        started = time.perf_counter()
+        list(pool.map(lambda u: len(fetcher.fetch(u).body), urls))
+        return time.perf_counter() - started
+
+
+Text = tuple[str, str, str, str]  # outlet, page id, title, text
+
+
+def extract_alone(pages: list[Page], outlets: int) -> tuple[float, list[Text]]:
+    from aggregator.extract_pool import ExtractorPool, PageInput
+    from aggregator.types import ExtractedPage
+
+    texts: list[Text] = []
+    inputs = [
+        PageInput((n, p.id), p.html, f"https://outlet{n}.example/{p.id}")
+        for n in range(outlets)
+        for p in pages
+    ]
+    with ExtractorPool() as pool:
+        started = time.perf_counter()
+        for (n, pid), result in pool.extract_many(inputs):
+            if isinstance(result, ExtractedPage):
+                texts.append((f"outlet{n}", pid, result.title or "", result.text))
+        return time.perf_counter() - started, texts
+
+
+def cluster_alone(texts: list[Text]) -> float:
+    from aggregator.dedup.engine import DedupEngine
+    from aggregator.dedup.features import DocInput
+    from aggregator.dedup.params import DedupParams
+
+    engine = DedupEngine(DedupParams())
+    started = time.perf_counter()
+    for n, (outlet, pid, title, text) in enumerate(texts):
+        engine.add(DocInput(f"{outlet}/{pid}", outlet, title, text, 1.7e9 + n))
+    return time.perf_counter() - started
+
+
+def pipeline_run(db_url: str, entries: list[dict[str, object]]) -> dict[str, float]:
+    from aggregator.clustering import build_cluster_stage
+    from tests.support.runtime import runtime
+
+    timings: dict[str, float] = {}
+    with runtime(
+        db_url,
+        entries,
+        NEWSAGG_EXTRACT_WORKERS="0",
+        NEWSAGG_LOG_LEVEL="WARNING",
+        NEWSAGG_LEXICONS=str(Path(__file__).resolve().parents[1] / "config" / "lexicons.toml"),
+    ) as rt:
+        from aggregator.wiring import utc_now
+
+        rt.pipeline.clusterer = build_cluster_stage(rt.settings, rt.store, clock=utc_now)
+        for stage, call in (
+            ("feeds", lambda: rt.pipeline.poll_feeds(include_not_due=True)),
+            ("pages", rt.pipeline.process_pages),
+            ("cluster", rt.pipeline.cluster),
+            ("compare", rt.pipeline.compare),
+        ):
+            started = time.perf_counter()
+            call()
+            timings[stage] = time.perf_counter() - started
+        timings["articles"] = rt.store.articles.count(state="clustered")
+    return timings
+
+
+def postgres_url() -> str:
+    import psycopg
+
+    name = f"newsagg_bench_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(PG_ADMIN.replace("+psycopg", ""), autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return PG_ADMIN.rsplit("/", 1)[0] + "/" + name
+
+
+def drop_postgres(url: str) -> None:
+    import psycopg
+
+    with psycopg.connect(PG_ADMIN.replace("+psycopg", ""), autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}" WITH (FORCE)')
+
+
+def peak_rss_mb() -> dict[str, float]:
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    return {"self_mb": round(own, 1), "largest_child_mb": round(children, 1)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--outlets", type=int, default=10)
+    parser.add_argument("--db", default="sqlite,postgres")
+    parser.add_argument("--json", type=Path)
+    args = parser.parse_args()
+    shared = shared_data_dir()
+    if shared is None:
+        raise SystemExit("../shared/data is needed (the benchmark pages)")
+    pages = benchmark_pages(shared)
+    count = len(pages) * args.outlets
+    html = [p.html for p in pages] * args.outlets
+    report: dict[str, Any] = {
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
+        "articles": count,
+        "load_avg_start": os.getloadavg()[0],
+    }
+    report["trafilatura_text_pages_s"] = count / pooled(trafilatura_text, html)
+    report["trafilatura_meta_pages_s"] = count / pooled(trafilatura_with_metadata, html)
+    with serve() as server:
+        entries = publish(server, pages, args.outlets)
+        report["fetch_alone_pages_s"] = count / fetch_alone(server, pages, args.outlets)
+        extract_s, texts = extract_alone(pages, args.outlets)
+        report["extract_alone_pages_s"] = count / extract_s
+        report["cluster_alone_ms_per_article"] = 1000 * cluster_alone(texts) / len(texts)
+        for db in args.db.split(","):
+            url = f"sqlite:///{tempfile.mkdtemp()}/bench.db" if db == "sqlite" else postgres_url()
+            try:
+                server.hits.clear()
+                timings = pipeline_run(url, entries)
+            finally:
+                if db != "sqlite":
+                    drop_postgres(url)
+            e2e = timings["feeds"] + timings["pages"] + timings["cluster"]
+            report[db] = {
+                **{k: round(v, 2) for k, v in timings.items()},
+                "e2e_articles_s": round(timings["articles"] / e2e, 1),
+                "e2e_with_compare_articles_s": round(
+                    timings["articles"] / (e2e + timings["compare"]), 1
+                ),
+                "ratio_to_trafilatura_text": round(
+                    timings["articles"] / e2e / report["trafilatura_text_pages_s"], 2
+                ),
+                "ratio_to_trafilatura_meta": round(
+                    timings["articles"] / e2e / report["trafilatura_meta_pages_s"], 2
+                ),
+            }
+    report["memory"] = peak_rss_mb()
+    report["load_avg_end"] = os.getloadavg()[0]
+    print(json.dumps(report, indent=2, default=lambda v: round(v, 2)))
+    if args.json:
+        args.json.write_text(json.dumps(report, indent=2, default=str))
+
+
+if __name__ == "__main__":
+    main()
