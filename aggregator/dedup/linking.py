@@ -14,7 +14,7 @@ from aggregator.dedup.clusters import Cluster
 from aggregator.dedup.lsh import band_keys
 from aggregator.dedup.model import ClusterEvent, Rule, Why
 from aggregator.dedup.regroup import Regrouper
-from aggregator.dedup.rows import RowStore
+from aggregator.dedup.rows import RowStore, bbit, bbit_jaccard
 from aggregator.dedup.signatures import ArticleSignature
 from aggregator.dedup.vectors import SparseVec, dot, shared_terms
 
@@ -125,9 +125,8 @@ class Linker:
         usable = [(r, s) for r, s in sigs if s is not None]
         if not usable:
             return []
-        mine = (sig.copy & 0xFFFF).astype(np.uint16)
         matrix = np.stack([s for _, s in usable])
-        jaccard = (matrix == mine).mean(axis=1)
+        jaccard = bbit_jaccard((matrix == bbit(sig.copy)).mean(axis=1))
         found = [
             match
             for (row, _), j in zip(usable, jaccard.tolist(), strict=True)

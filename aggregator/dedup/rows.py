@@ -1,9 +1,9 @@
 """Column store of the articles the engine holds, in fixed-size numpy chunks.
 
 A row is an int, given in insertion order. Per row: external id, time, language and outlet
-codes, story cluster, copy group, the copy MinHash (lower 16 bits of each value: b-bit
-MinHash, enough to estimate Jaccard), and the top TF-IDF terms. A chunk whose rows are all
-gone is freed, so memory follows the time window, not the history.
+codes, story cluster, copy group, the copy MinHash (the low 8 bits of each value: b-bit
+MinHash, corrected for chance matches, enough to estimate Jaccard), and the top TF-IDF
+terms. A chunk whose rows are all gone is freed, so memory follows the time window.
 """
 
 from __future__ import annotations
@@ -17,7 +17,8 @@ CHUNK_BITS = 12
 CHUNK = 1 << CHUNK_BITS
 _MASK = CHUNK - 1
 
-U16 = npt.NDArray[np.uint16]
+U8 = npt.NDArray[np.uint8]
+BBIT_CHANCE = 1 / 256  # two different minima share their low 8 bits this often
 U32 = npt.NDArray[np.uint32]
 F32 = npt.NDArray[np.float32]
 
@@ -60,16 +61,31 @@ class _Chunk:
         self.time = np.full(CHUNK, np.nan)
         self.language = np.zeros(CHUNK, dtype=np.int32)
         self.outlet = np.zeros(CHUNK, dtype=np.int32)
-        self.cluster = np.zeros(CHUNK, dtype=np.int64)
-        self.copy_group = np.zeros(CHUNK, dtype=np.int64)
+        self.cluster = np.zeros(CHUNK, dtype=np.int32)
+        self.copy_group = np.zeros(CHUNK, dtype=np.int32)
         self.alive = np.zeros(CHUNK, dtype=bool)
         self.shingles = np.zeros(CHUNK, dtype=np.int32)
         self.body_key = np.zeros(CHUNK, dtype=np.uint32)
         self.has_copy = np.zeros(CHUNK, dtype=bool)
-        self.copy = np.zeros((CHUNK, copy_perm), dtype=np.uint16)
+        self.copy = np.zeros((CHUNK, copy_perm), dtype=np.uint8)
         self.vec_ids = np.zeros((CHUNK, terms), dtype=np.uint32)
         self.vec_tf = np.zeros((CHUNK, terms), dtype=np.float16)
         self.vec_len = np.zeros(CHUNK, dtype=np.uint8)
+
+
+def bbit(signature: U32) -> U8:
+    """The low 8 bits of each MinHash value (b-bit MinHash)."""
+    low: U8 = (signature & 0xFF).astype(np.uint8)
+    return low
+
+
+def bbit_jaccard(matches: npt.NDArray[np.floating]) -> npt.NDArray[np.floating]:
+    """Jaccard from the share of equal 8-bit minima: equal minima always match, different
+    ones by chance (1/256), so J = (share - 1/256) / (1 - 1/256)."""
+    estimate: npt.NDArray[np.floating] = np.clip(
+        (matches - BBIT_CHANCE) / (1 - BBIT_CHANCE), 0.0, 1.0
+    )
+    return estimate
 
 
 class RowStore:
@@ -103,7 +119,7 @@ class RowStore:
         chunk.body_key[at] = data.body_key
         if len(data.copy):
             chunk.has_copy[at] = True
-            chunk.copy[at] = (data.copy & 0xFFFF).astype(np.uint16)
+            chunk.copy[at] = bbit(data.copy)
         n = min(len(data.vec_ids), self._terms)
         chunk.vec_ids[at, :n] = data.vec_ids[:n]
         chunk.vec_tf[at, :n] = data.vec_tf[:n]
@@ -160,7 +176,7 @@ class RowStore:
         chunk, at = self._at(row)
         return int(chunk.body_key[at])
 
-    def copy_sig(self, row: int) -> U16 | None:
+    def copy_sig(self, row: int) -> U8 | None:
         chunk, at = self._at(row)
         return chunk.copy[at] if chunk.has_copy[at] else None
 
