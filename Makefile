@@ -47,3 +47,9 @@ bench: $(DEV_STAMP)
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache
+
+# The long fuzz run (not part of `make test`): `make fuzz FUZZ_MINUTES=30`; docs/reliability.md.
+FUZZ_MINUTES ?= 30
+.PHONY: fuzz
+fuzz: $(DEV_STAMP)
+	$(BIN)/python -m tests.fuzz.run --minutes $(FUZZ_MINUTES)

@@ -24,6 +24,7 @@ from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from hypothesis import strategies as st
 
@@ -322,7 +323,7 @@ def check_url(label: str, url: str, base: str | None) -> None:
 
 def check_url_variant(original: str, variant: str) -> None:
     want = canonical_url(original)
-    count("fuzz", "urls")
+    count("fuzz", "url-variants")
     if want is None or "#!" in original:
         return
     assert canonical_url(variant) == want, (original, variant)
@@ -472,3 +473,70 @@ def loaded() -> Seeds:
 FEEDS = st.deferred(lambda: mutated(loaded().feeds))
 PAGES = st.deferred(lambda: mutated(loaded().pages))
 URLS = st.deferred(lambda: st.sampled_from(loaded().urls))
+
+
+# -- the web API and pages --------------------------------------------------------------------
+
+ODD = (
+    "", "0", "-1", "1e309", "NaN", "9" * 30, "\x00", "%00", "\ufeff", "\U0001f600", "ü", "'",
+    '"', "*", "NEAR(", "OR", "-", "a:b", "ownership:private", "2019-01-01", "2019-01-01T25:00",
+    "<script>", "../../etc/passwd", "..%2F..%2Fetc%2Fpasswd", " ", "\t", "null", "[]", "{}",
+    "' OR 1=1 --", "1; DROP TABLE articles", "%", "_", "\\", "$1", "${7*7}", "{{7*7}}",
+)  # fmt: skip
+VALUE = st.one_of(st.sampled_from(ODD), st.text(max_size=40), st.integers(-(2**70), 2**70).map(str))
+PARAM_NAMES = ("since", "until", "outlet", "label", "language", "min_outlets", "q", "limit",
+               "cursor", "sort", "cluster", "format", "page", "id")  # fmt: skip
+PARAMS = st.dictionaries(st.sampled_from(PARAM_NAMES), VALUE, max_size=5)
+SEGMENT = st.one_of(
+    st.integers(-(2**70), 2**70).map(str), st.sampled_from(ODD), st.text(max_size=20)
+).map(lambda s: quote(s, safe=""))
+EXPORT_NAMES = st.one_of(
+    st.sampled_from(
+        ["articles.csv", "clusters.jsonl", "comparisons.csv", "memberships.parquet",
+         "articles.jsonl.zip", "articles.exe", "ARTICLES.CSV", "articles.csv.zip.zip",
+         "..%2Farticles.csv", "articles.csv%00.txt", "%2e%2e%2f%2e%2e%2fetc%2fpasswd",
+         "articles.csv%2F..%2F..%2Fsecret"]
+    ),
+    SEGMENT,
+)  # fmt: skip
+
+
+def api_requests() -> st.SearchStrategy[tuple[str, dict[str, str]]]:
+    """(path, query) over every read endpoint: lists, details, exports, HTML pages."""
+    lists = st.tuples(
+        st.sampled_from(["/api/clusters", "/api/articles", "/api/outlets", "/api/audit", "/",
+                         "/outlets", "/audit"]),
+        PARAMS,
+    )  # fmt: skip
+    details = st.tuples(
+        st.builds(
+            lambda prefix, seg: prefix + seg,
+            st.sampled_from(["/api/clusters/", "/api/articles/", "/clusters/", "/articles/"]),
+            SEGMENT,
+        ),
+        st.just({}),
+    )
+    exports = st.tuples(EXPORT_NAMES.map(lambda n: "/api/exports/" + n), PARAMS)
+    return st.one_of(lists, details, exports)
+
+
+def check_api(get: Callable[..., Any], path: str, params: dict[str, str]) -> int:
+    """One request: never a 5xx; an API error has the JSON shape; a page (or a page's error)
+    is HTML; a redirect stays on the site; the same read twice gives the same answer."""
+    response = timed("api", f"{path} {params}", lambda: get(path, params=params))
+    status = response.status_code
+    assert status < 500, (path, params, status, response.text[:300])
+    assert status in (200, 307, 400, 404), (path, params, status)
+    api = path.startswith("/api/")
+    if status == 307:  # "/api/clusters/" -> "/api/clusters"
+        location = response.headers["location"]
+        site = str(response.url.copy_with(path="/", query=None))
+        assert location.startswith(("/", site)) and not location.startswith("//"), location
+    elif api and status >= 400:
+        body = response.json()
+        assert set(body) == {"error"} and set(body["error"]) == {"code", "message"}, body
+    elif not api:
+        assert "text/html" in response.headers["content-type"], (path, status)
+    if status == 200 and api and not path.startswith("/api/exports/"):
+        assert get(path, params=params).json() == response.json(), (path, params)
+    return int(status)
