@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
 
+from aggregator._call import redact
 from aggregator.errors import ExtractError, FetchError
 from aggregator.extract_pool import PageInput
 from aggregator.feedpoll import FetcherLike
@@ -152,7 +153,7 @@ class PageStage:
     def _fetch_one(self, page: PendingPage) -> PageJob | PageOutcome | None:
         with bind(outlet=page.outlet_id, article=page.article_id):
             if self.respect_robots and not self._robots_allow(page.url):
-                event(log, "page.robots_disallowed", url=page.url)
+                event(log, "page.robots_disallowed", url=redact(page.url))
                 return summary_outcome(page, Flag.ROBOTS_DISALLOWED)
             try:
                 response = self.fetcher.fetch(
