@@ -116,13 +116,25 @@ class Settings:
     lexicons_path: str = DEFAULT_LEXICONS_PATH
 
     def redacted(self) -> dict[str, Any]:
-        """The settings as a dict with secrets masked, for logs and the manifest."""
+        """The settings as a dict with secrets masked, for logs and the manifest: the web
+        tokens, and the password of the database URL."""
         out = dataclasses.asdict(self)
         for section in out.values():
             if isinstance(section, dict):
                 for key in SECRET_KEYS & section.keys():
                     section[key] = "***" if section[key] else None
+        out["database"]["url"] = _mask_password(out["database"]["url"])
         return out
+
+
+def _mask_password(url: str) -> str:
+    """``scheme://user:***@host/db`` for ``scheme://user:password@host/db``."""
+    scheme, sep, rest = url.partition("://")
+    netloc, slash, path = rest.partition("/")
+    credentials, at, host = netloc.rpartition("@")
+    if not sep or not at or ":" not in credentials:
+        return url
+    return f"{scheme}://{credentials.split(':', 1)[0]}:***@{host}{slash}{path}"
 
 
 def load_settings(path: str | Path | None = None, env: Mapping[str, str] | None = None) -> Settings:
