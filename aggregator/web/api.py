@@ -13,6 +13,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 
 from aggregator.web import params
 from aggregator.web.context import ctx, reader
+from aggregator.web.views import public_outlets
 from storage import opsqueries, queries
 
 router = APIRouter(prefix="/api", tags=["api"], dependencies=[Depends(reader)])
@@ -167,7 +168,7 @@ def list_outlets(request: Request, limit: Limit = None, cursor: Cursor = None) -
     start = params.decode_cursor("outlets", None, cursor)
     offset = start[0] if start else 0
     size = _limit(request, limit)
-    rows = opsqueries.outlets_health(context.engine, context.clock())
+    rows = public_outlets(opsqueries.outlets_health(context.engine, context.clock()))
     page = rows[offset : offset + size]
     more = (offset + size,) if offset + size < len(rows) else None
     items = [{**plain(o), "feeds": [plain(f) for f in o["feeds"]]} for o in page]

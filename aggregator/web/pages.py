@@ -12,7 +12,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from aggregator.web import params
 from aggregator.web.compareview import Refs, build_parts
 from aggregator.web.context import ctx, reader, render
-from aggregator.web.views import sparkline, why_lines
+from aggregator.web.views import public_outlets, sparkline, why_lines
 from storage import opsqueries, queries
 
 router = APIRouter(dependencies=[Depends(reader)], include_in_schema=False)
@@ -119,7 +119,7 @@ def story(request: Request, cluster_id: Id, split: Text = None, merged: Text = N
 @router.get("/outlets", response_class=HTMLResponse)
 def outlets(request: Request) -> Response:
     context = ctx(request)
-    rows = opsqueries.outlets_health(context.engine, context.clock())
+    rows = public_outlets(opsqueries.outlets_health(context.engine, context.clock()))
     return render(request, "outlets.html", outlets=rows, now=context.clock())
 
 

@@ -12,6 +12,8 @@ from urllib.parse import urlsplit
 import nh3
 from markupsafe import Markup
 
+from aggregator._call import redact
+
 ALLOWED_TAGS = {"p", "br", "a", "em", "strong", "b", "i", "ul", "ol", "li", "blockquote", "q"}
 SAFE_SCHEMES = {"http", "https"}
 
@@ -31,6 +33,14 @@ def safe_href(url: object) -> str | None:
     if parts.scheme.lower() not in SAFE_SCHEMES or not parts.netloc:
         return None
     return url
+
+
+def public_outlets(outlets: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Outlet health rows as pages and the API show them: feed URLs without credentials
+    (``user:password@``, ``api_key=`` ...), which an operator may put in a feed's address."""
+    return [
+        {**o, "feeds": [{**f, "url": redact(str(f["url"]))} for f in o["feeds"]]} for o in outlets
+    ]
 
 
 def clean_html(html: str) -> Markup:
