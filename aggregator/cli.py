@@ -97,7 +97,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         configure(settings.log.format, settings.log.level)
         return dispatch(args, settings)
     except NewsaggError as exc:
-        print(f"newsagg: error: {exc}", file=sys.stderr)
+        message = " ".join(line.strip() for line in str(exc).splitlines() if line.strip())
+        print(f"newsagg: error: {message}", file=sys.stderr)  # one line, whatever a driver said
         return 1
     except KeyboardInterrupt:
         print("newsagg: interrupted", file=sys.stderr)
