@@ -1,0 +1,113 @@
+"""A poll pass over 1,000 feeds that have not changed (the server answers 304).
+
+    .venv/bin/python -m bench.poll_unchanged [--feeds 1000] [--db sqlite|postgres] [--json PATH]
+
+A local server serves ``--feeds`` feeds with ETags, each listing two articles whose pages are
+real benchmark pages. The first ``poll --once --all`` stores the articles and the feeds'
+validators; the second one, timed, is the figure: every feed answers 304, so a pass should
+cost one request per feed and nothing else. Target: under 20 seconds for 1,000 feeds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+from tests.support.httpserver import serve
+from tests.support.newsite import benchmark_pages, conditional, outlets_toml, rss
+from tests.support.paths import REPO, shared_data_dir
+
+
+def env_for(url: str, outlets: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSAGG_")}
+    env.update(
+        {
+            "NEWSAGG_DATABASE_URL": url,
+            "NEWSAGG_OUTLETS": str(outlets),
+            "NEWSAGG_SETTINGS": str(REPO / "config" / "settings.toml"),
+            "NEWSAGG_LEXICONS": str(REPO / "config" / "lexicons.toml"),
+            "NEWSAGG_FETCH_ALLOW_HOSTS": "127.0.0.1",
+            "NEWSAGG_FETCH_PER_HOST_DELAY_S": "0",
+            "NEWSAGG_FETCH_PER_HOST_CONCURRENCY": "16",
+            "NEWSAGG_POLL_FEED_WORKERS": "16",
+            "NEWSAGG_POLL_FEEDS_PER_TICK": "200",
+            "NEWSAGG_LOG_LEVEL": "WARNING",
+            "PYTHONPATH": str(REPO),
+        }
+    )
+    return env
+
+
+def poll(env: dict[str, str], cwd: Path) -> float:
+    started = time.perf_counter()
+    done = subprocess.run(
+        [sys.executable, "-m", "aggregator", "poll", "--once", "--all", "--no-progress"],
+        env=env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    elapsed = time.perf_counter() - started
+    if done.returncode != 0:
+        raise SystemExit(done.stderr[-2000:])
+    print(done.stdout.strip())
+    return elapsed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--feeds", type=int, default=1000)
+    parser.add_argument("--db", default="sqlite")
+    parser.add_argument("--json", type=Path)
+    args = parser.parse_args()
+    shared = shared_data_dir()
+    if shared is None:
+        raise SystemExit("../shared/data is needed (the benchmark pages)")
+    pages = benchmark_pages(shared)
+    tmp = Path(tempfile.mkdtemp())
+    url = os.environ.get("BENCH_DB_URL") or f"sqlite:///{tmp / 'bench.db'}"
+    with serve() as server:
+        entries = []
+        for page in pages:
+            server.route(
+                f"/articles/{page.id}.html", page.html, headers={"Content-Type": "text/html"}
+            )
+        for n in range(args.feeds):
+            items = [(pages[(2 * n + k) % len(pages)].id, f"Story {n}-{k}") for k in range(2)]
+            body = rss(server, f"feed {n}", items, datetime(2026, 11, 27, tzinfo=UTC))
+            path = f"/feeds/{n}.xml"
+            server.route(path, handler=conditional(body, "application/rss+xml"))  # type: ignore[arg-type]
+            entries.append({"id": f"outlet{n}", "name": f"Outlet {n}", "feeds": [server.url(path)]})
+        outlets = tmp / "outlets.toml"
+        outlets.write_text(outlets_toml(entries), encoding="utf-8")
+        env = env_for(url, outlets)
+        subprocess.run(
+            [sys.executable, "-m", "aggregator", "migrate"], env=env, cwd=tmp, check=True
+        )
+        first = poll(env, tmp)
+        hits = sum(server.hits.values())
+        second = poll(env, tmp)
+        requests = sum(server.hits.values()) - hits
+    result = {
+        "feeds": args.feeds,
+        "database": url.split(":", 1)[0],
+        "first_pass_s": round(first, 2),
+        "unchanged_pass_s": round(second, 2),
+        "requests_in_unchanged_pass": requests,
+        "target_s": 20,
+    }
+    print(json.dumps(result, indent=2))
+    if args.json:
+        args.json.write_text(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()
