@@ -67,8 +67,12 @@ def extract_page(
     min_text_chars: int = _DEFAULTS.min_text_chars,
     max_html_bytes: int = _DEFAULTS.max_html_bytes,
     now: datetime | None = None,
+    metadata: bool = True,
 ) -> ExtractedPage:
     """Extract one fetched page.
+
+    ``metadata=False`` reads the text only (no title, author or date: about a third of the
+    cost), for pages whose feed entry already gave the title and the date.
 
     ``now`` (the fetch time) bounds the page date: htmldate ignores dates after ``now``'s
     day, and a date still later than ``now`` (a wrong zone, say) is kept and flagged
@@ -88,7 +92,7 @@ def extract_page(
     if tree is None:
         return _textless(flags)
     signals = read_signals(tree)
-    document = _run_trafilatura(tree, url, now)
+    document = _run_trafilatura(tree, url, now, metadata=metadata)
     paragraphs = _paragraphs(document.text or "")
     text = "\n\n".join(paragraphs)
     flags |= _quality.flags(tree, paragraphs, signals, min_text_chars=min_text_chars)
@@ -120,7 +124,9 @@ def _textless(flags: set[str]) -> ExtractedPage:
     )
 
 
-def _run_trafilatura(tree: lxml.html.HtmlElement, url: str, now: datetime | None) -> Document:
+def _run_trafilatura(
+    tree: lxml.html.HtmlElement, url: str, now: datetime | None, *, metadata: bool = True
+) -> Document:
     """Text and metadata of ``tree``: fast mode, the full cascade when fast finds too little."""
     date_params = {
         "original_date": True,
@@ -130,13 +136,15 @@ def _run_trafilatura(tree: lxml.html.HtmlElement, url: str, now: datetime | None
         "outputformat": _DATE_FORMAT,
     }
     try:
-        document = _bare(tree, url, date_params, fast=True)
+        document = _bare(tree, url, date_params, fast=True, metadata=metadata)
         if document is None or len(document.text or "") < _RESCUE_BELOW_CHARS:
-            rescued = _bare(tree, url, date_params, fast=False)
+            rescued = _bare(tree, url, date_params, fast=False, metadata=metadata)
             if rescued is not None and len(rescued.text or "") > len(_text_of(document)):
                 document = rescued
-        if document is None:  # no text at all: keep what the metadata says
+        if document is None and metadata:  # no text at all: keep what the metadata says
             document = extract_metadata(tree, url, date_params)
+        if document is None:
+            document = Document()
     except ExtractError:
         raise
     except Exception as exc:  # a bug or a limit inside trafilatura/htmldate/lxml
@@ -145,7 +153,12 @@ def _run_trafilatura(tree: lxml.html.HtmlElement, url: str, now: datetime | None
 
 
 def _bare(
-    tree: lxml.html.HtmlElement, url: str, date_params: dict[str, Any], *, fast: bool
+    tree: lxml.html.HtmlElement,
+    url: str,
+    date_params: dict[str, Any],
+    *,
+    fast: bool,
+    metadata: bool = True,
 ) -> Document | None:
     if not isinstance(tree, lxml.html.HtmlElement):  # never a str: htmldate fetches those
         raise ExtractError("refusing to hand trafilatura anything but a parsed tree", resource=url)
@@ -155,7 +168,7 @@ def _bare(
         fast=fast,
         include_comments=False,
         include_tables=True,
-        with_metadata=True,
+        with_metadata=metadata,
         date_extraction_params=date_params,
     )
     return result if isinstance(result, Document) else None

@@ -43,6 +43,7 @@ class PageInput(Generic[K]):
     url: str
     content_type: str | None = None
     fetched_at: datetime | None = None  # the ``now`` that bounds the page's date
+    metadata: bool = True  # False: text only (the feed already gave the title and the date)
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +56,7 @@ class ExtractJob:
     min_text_chars: int
     max_html_bytes: int
     now: datetime | None
+    metadata: bool = True
 
 
 ExtractTask = Callable[[ExtractJob], ExtractedPage]
@@ -69,6 +71,7 @@ def run_extraction(job: ExtractJob) -> ExtractedPage:
         min_text_chars=job.min_text_chars,
         max_html_bytes=job.max_html_bytes,
         now=job.now,
+        metadata=job.metadata,
     )
 
 
@@ -151,6 +154,7 @@ class ExtractorPool:
             min_text_chars=self.settings.min_text_chars,
             max_html_bytes=cap,
             now=page.fetched_at,
+            metadata=page.metadata,
         )
         return self._pool.submit(self._task, job, timeout=self.settings.timeout_s)
 

@@ -75,6 +75,7 @@ class PageStage:
         lease_s: float = 300.0,
         respect_robots: bool = True,
         metrics: Metrics | None = None,
+        always_metadata: bool = False,
     ) -> None:
         self.store = store
         self.fetcher = fetcher
@@ -85,6 +86,7 @@ class PageStage:
         self.lease_s = lease_s
         self.respect_robots = respect_robots
         self.metrics = metrics or Metrics()
+        self.always_metadata = always_metadata
 
     def run(self, limit: int) -> PageReport:
         """Process up to ``limit`` pending pages: fetches run in threads while the pages
@@ -109,6 +111,7 @@ class PageStage:
                         result.final_url,
                         result.content_type,
                         self.clock(),
+                        metadata=self.always_metadata or not (page.title and page.published),
                     )
                 elif result is None:
                     counts["deferred"] += 1

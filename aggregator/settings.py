@@ -76,6 +76,16 @@ class ExtractSettings:
     timeout_s: float = 20.0
     min_text_chars: int = 250
     max_html_bytes: int = 5_000_000
+    # "when_missing": read a page's title, author and date only when its feed entry lacks a
+    # title or a date (a third of the extraction cost); "always": read them for every page
+    page_metadata: str = "when_missing"
+
+    def __post_init__(self) -> None:
+        if self.page_metadata not in {"when_missing", "always"}:
+            raise ConfigError(
+                f"must be 'when_missing' or 'always', not {self.page_metadata!r}",
+                resource="[extract] page_metadata",
+            )
 
 
 @dataclass(frozen=True, slots=True)

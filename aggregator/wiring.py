@@ -107,6 +107,7 @@ def build_runtime(
         lease_s=settings.poll.lease_seconds,
         respect_robots=settings.fetch.respect_robots,
         metrics=metrics,
+        always_metadata=settings.extract.page_metadata == "always",
     )
     pipeline = Pipeline(
         store=store,
