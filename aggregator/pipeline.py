@@ -8,12 +8,15 @@ leaves its leases to expire and its work to the next run.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
+from aggregator.errors import NewsaggError
 from aggregator.feedpoll import FeedPoller, FeedReport
 from aggregator.log import event
 from aggregator.pages import PageReport, PageStage
@@ -189,8 +192,9 @@ class Pipeline:
         report.feeds = self.poll_feeds(
             include_not_due=include_not_due, outlet_id=outlet_id, progress=progress
         )
-        report.pages = self.process_pages(progress=progress)
-        report.clustered = self.cluster(progress=progress)
+        with self._clustering_alongside(progress) as clustered:
+            report.pages = self.process_pages(progress=progress)
+        report.clustered = clustered[0] + self.cluster(progress=progress)
         report.compared = self.compare(progress=progress)
         event(
             log,
@@ -209,6 +213,36 @@ class Pipeline:
         """The scheduler's job: a bounded slice of each stage."""
         report = PassReport()
         report.feeds = self.poll_feeds(max_feeds=max_feeds)
-        report.pages = self.process_pages(max_pages=max_pages)
-        report.clustered = self.cluster()
+        with self._clustering_alongside(None) as clustered:
+            report.pages = self.process_pages(max_pages=max_pages)
+        report.clustered = clustered[0] + self.cluster()
         return report
+
+    @contextmanager
+    def _clustering_alongside(self, progress: Progress | None) -> Iterator[list[int]]:
+        """Cluster the articles already extracted while the next pages are fetched and
+        extracted: the clusterer's work then runs while this process mostly waits on the
+        extraction pool, instead of after it. Yields a one-item list: how many it did."""
+        done = [0]
+        if self.clusterer is None:
+            yield done
+            return
+        stop = threading.Event()
+
+        def follow() -> None:
+            try:
+                while not stop.is_set():
+                    count = self.cluster(progress=progress)
+                    done[0] += count
+                    if count == 0:
+                        stop.wait(0.2)
+            except NewsaggError as exc:  # left for the pass's own clustering step after
+                event(log, "cluster.follower_stopped", level=logging.WARNING, error=str(exc))
+
+        follower = threading.Thread(target=follow, name="cluster-follower", daemon=True)
+        follower.start()
+        try:
+            yield done
+        finally:
+            stop.set()
+            follower.join()
