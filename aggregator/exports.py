@@ -22,6 +22,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, BinaryIO, TypeVar
 
+import orjson
 import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
@@ -297,7 +298,6 @@ def csv_writer(out: BinaryIO, job: ExportJob) -> Writer:
 def jsonl_writer(out: BinaryIO, job: ExportJob) -> Writer:
     names = [name for name, _ in job.columns]
     times = [i for i, (_, kind) in enumerate(job.columns) if kind == TIME]
-    dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
     def write(rows: list[Row] | None) -> None:
         if not rows:
@@ -305,8 +305,11 @@ def jsonl_writer(out: BinaryIO, job: ExportJob) -> Writer:
         columns = [list(values) for values in zip(*rows, strict=True)]
         for i in times:  # converted column by column: no Python call per datetime row
             columns[i] = [None if v is None else _iso(v) for v in columns[i]]
-        lines = [dumps(dict(zip(names, row, strict=True))) for row in zip(*columns, strict=True)]
-        out.write(("\n".join(lines) + "\n").encode("utf-8"))
+        lines = [
+            orjson.dumps(dict(zip(names, row, strict=True)), default=str)
+            for row in zip(*columns, strict=True)
+        ]
+        out.write(b"\n".join(lines) + b"\n")
 
     return write
 
