@@ -393,6 +393,7 @@ def soak(
                 "workers_rss_mb": round(sum(rss_kb(k) for k in kids) / 1024, 1),
                 "workers": len(kids),
                 "articles": stored,
+                "load_1m": round(os.getloadavg()[0], 2),  # other work on the machine shows here
             }
         )
         time.sleep(min(10.0, max(0.0, end - time.monotonic())))
@@ -429,6 +430,8 @@ def soak(
             if values
         },
         "stories_p95_ms": round(1000 * percentile(stories, 0.95), 1),
+        "cpus": os.cpu_count(),
+        "load_1m_mean": round(statistics.mean([s["load_1m"] for s in samples] or [0.0]), 2),
         "memory": memory(samples),
         "samples": samples,
     }
