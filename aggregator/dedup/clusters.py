@@ -2,11 +2,15 @@
 
 The average-linkage similarity of an article to a cluster is the mean cosine to its members,
 ``v . sum / n``; of two clusters, ``sum_a . sum_b / (n_a n_b)``. Sums are cached and
-recomputed with the current IDF once the IDF has moved on (warm-up, drift).
+recomputed with the current IDF once the IDF has moved on (warm-up, drift). Members are
+kept in row (arrival) order whatever moves and merges happened, so an engine restarted from
+storage (rows put back in arrival order) holds the same lists.
 """
 
 from __future__ import annotations
 
+import bisect
+import heapq
 import math
 from dataclasses import dataclass, field
 
@@ -22,7 +26,7 @@ STALE_SHARE = 0.1  # recompute a sum once this share of the window's articles ca
 class Cluster:
     id: int
     language: int
-    members: list[int] = field(default_factory=list)
+    members: list[int] = field(default_factory=list)  # rows, ascending (arrival order)
     first: float = math.nan
     last: float = math.nan
     total: SparseVec | None = None
@@ -85,7 +89,10 @@ class ClusterBook:
         return dot(self.total(a), self.total(b)) / (len(a.members) * len(b.members))
 
     def attach(self, cluster: Cluster, row: int, vector: SparseVec | None = None) -> None:
-        cluster.members.append(row)
+        if cluster.members and row < cluster.members[-1]:
+            bisect.insort(cluster.members, row)  # a moved article: members stay in row order
+        else:
+            cluster.members.append(row)
         self.rows.set_cluster(row, cluster.id)
         if cluster.outlet_codes is not None:
             cluster.outlet_codes.add(self.rows.outlet(row))
@@ -93,6 +100,18 @@ class ClusterBook:
         if cluster.total is not None and vector is not None:
             cluster.total = add([cluster.total, vector])
         else:
+            cluster.total = None
+
+    def attach_restored(
+        self, clusters: list[Cluster], rows: list[int], times: list[float], outlets: list[int]
+    ) -> None:
+        """``attach`` each row (new, so the largest yet) to its cluster in turn, without
+        vectors (a restart: the rows already carry their cluster), at Python speed."""
+        for cluster, row, time, outlet in zip(clusters, rows, times, outlets, strict=True):
+            cluster.members.append(row)
+            if cluster.outlet_codes is not None:
+                cluster.outlet_codes.add(outlet)
+            self._widen(cluster, time)
             cluster.total = None
 
     def detach(self, cluster: Cluster, row: int) -> None:
@@ -107,7 +126,7 @@ class ClusterBook:
         """Move every member of ``gone`` into ``keep``."""
         for row in gone.members:
             self.rows.set_cluster(row, keep.id)
-        keep.members.extend(gone.members)
+        keep.members = list(heapq.merge(keep.members, gone.members))
         keep.outlet_codes = None
         if keep.total is not None and gone.total is not None:
             keep.total = add([keep.total, gone.total])

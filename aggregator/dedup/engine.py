@@ -28,6 +28,7 @@ from aggregator.dedup.linking import CopyMatch, Linker, Probe
 from aggregator.dedup.lsh import BandIndex, band_keys
 from aggregator.dedup.model import Assignment, ClusterEvent, Outcome, Placement, Rule, Why
 from aggregator.dedup.params import DedupParams
+from aggregator.dedup.restore import restore_all
 from aggregator.dedup.rows import RowData, RowStore
 from aggregator.dedup.signatures import ArticleSignature, MinHasher
 from aggregator.dedup.vectors import IdfTable, SparseVec, from_terms
@@ -125,11 +126,7 @@ class DedupEngine:
         of their own signatures, but they used ids too)."""
         self.book.next_id = max(self.book.next_id, next_cluster)
         self.next_copy_group = max(self.next_copy_group, next_copy_group)
-        count = 0
-        for item in stored:
-            self._restore_one(item)
-            count += 1
-        return count
+        return restore_all(self, stored)
 
     def correct(self, correction: Correction) -> tuple[Correction, list[ClusterEvent]]:
         """Apply an editor's correction; returns it completed (``away_from`` filled in, ready
@@ -161,13 +158,25 @@ class DedupEngine:
 
     def _tick(self, time: float | None) -> float:
         if time is not None and not math.isnan(time):
+            due = self._sweep_due(time)
             self.clock = time if math.isnan(self.clock) else max(self.clock, time)
-            sweep = self.params.window_hours * HOUR * EVICT_EVERY
-            if math.isnan(self._last_sweep) or self.clock - self._last_sweep >= sweep:
+            if due:
                 self._last_sweep = self.clock
                 self.evict(self.clock)
             return time
         return self.clock
+
+    def _sweep_due(self, time: float | None) -> bool:
+        """Whether ``_tick(time)`` runs an eviction sweep: on the first clock reading, then
+        whenever the clock enters a new slot of the sweep grid (fixed slots from the epoch,
+        so an engine restarted from storage sweeps when the original would have)."""
+        if time is None or math.isnan(time):
+            return False
+        if math.isnan(self._last_sweep):
+            return True
+        clock = max(self.clock, time)
+        sweep = self.params.window_hours * HOUR * EVICT_EVERY
+        return clock // sweep > self._last_sweep // sweep
 
     def _signature(self, feats: Features) -> ArticleSignature:
         p = self.params
@@ -283,6 +292,8 @@ class DedupEngine:
         )
 
     def _restore_one(self, item: StoredArticle) -> None:
+        """One stored article back, row by row: the reference the batched ``restore``
+        (restore.py) must agree with."""
         sig = ArticleSignature.from_bytes(item.signature)
         sig.check(self.params)
         time = self._tick(item.time)

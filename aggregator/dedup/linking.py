@@ -96,7 +96,12 @@ class Linker:
         return Candidates(story, copy)
 
     def _filter(self, rows: I64, counts: I64, language: int, time: float) -> list[int]:
-        """Most band hits first (newest first among equals), live, same language, in the gap."""
+        """Most band hits first (newest first among equals), live, same language, in the gap.
+        Evicted rows linger in LSH segments until a segment is dropped or compacted; they go
+        before the scan limit, so they never crowd out live ones (and an engine restarted
+        from storage, whose index holds live rows only, finds the same candidates)."""
+        live = self.rows.alive_many(rows)
+        rows, counts = rows[live], counts[live]
         if len(rows) == 0:
             return []
         order = np.lexsort((-rows, -counts))
@@ -104,7 +109,7 @@ class Linker:
         gap = self.params.link_gap_hours * HOUR
         kept: list[int] = []
         for row in rows[order[: limit * SCAN_FACTOR]].tolist():
-            if not self.rows.alive(row) or self.rows.language(row) != language:
+            if self.rows.language(row) != language:
                 continue
             other = self.rows.time(row)
             if not (math.isnan(time) or math.isnan(other)) and abs(other - time) > gap:

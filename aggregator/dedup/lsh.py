@@ -7,7 +7,9 @@ high half, the 32-bit row number in the low half. Entries live in sorted, immuta
 (a log-structured merge: new rows collect in a small dict, are sealed into a sorted segment,
 and segments of similar size are merged), so a query is one ``searchsorted`` per segment.
 Rows are numbered in insertion order; removal is by row range and is lazy: a segment whose
-rows are all gone is dropped, a mostly-empty one is compacted.
+rows are all gone is dropped, a mostly-empty one is compacted. ``insert_many`` (start-up)
+seals whole groups of rows straight from arrays; the index it builds is the one row-by-row
+inserts build (same segments, same open rows), so queries answer alike.
 """
 
 from __future__ import annotations
@@ -49,6 +51,19 @@ def band_keys(signature: U32, bands: int, rows: int) -> U32:
     return keys
 
 
+def band_keys_many(signatures: U32, bands: int, rows: int) -> U32:
+    """``band_keys`` of every row of a (n, num_perm) matrix at once: (n, bands)."""
+    count = len(signatures)
+    values = signatures[:, : bands * rows].astype(np.uint64).reshape(count, bands, rows)
+    acc = np.broadcast_to(np.arange(1, bands + 1, dtype=np.uint64) * _MIX, (count, bands))
+    for column in range(rows):
+        acc = (acc ^ values[:, :, column]) * _PRIME
+    acc = acc ^ (acc >> np.uint64(33))
+    acc = acc * _MIX
+    keys: U32 = (acc >> _SHIFT).astype(np.uint32)
+    return keys
+
+
 class BandIndex:
     """Rows (non-negative ints below 2**32) indexed by their band keys."""
 
@@ -58,8 +73,13 @@ class BandIndex:
         self._open: dict[int, list[int]] = {}
         self._open_rows: list[int] = []
         self._segments: list[_Segment] = []
+        # rows given to insert_many and not sealed yet: (rows, keys) arrays, fewer than
+        # seal_rows - len(_open_rows) rows in all; they join _open before anything reads it
+        self._pending: list[tuple[I64, U32]] = []
+        self._pending_rows = 0
 
     def __len__(self) -> int:
+        self._settle()
         sealed = sum(len(s.entries) for s in self._segments)
         return sealed + sum(len(v) for v in self._open.values())
 
@@ -68,6 +88,43 @@ class BandIndex:
         return sum(s.entries.nbytes for s in self._segments)
 
     def insert(self, row: int, keys: U32) -> None:
+        self._settle()
+        self._insert_one(row, keys)
+
+    def insert_many(self, rows: I64, keys: U32) -> None:
+        """Insert ``rows`` (ascending) with their band keys, a (len(rows), bands) matrix, as
+        that many ``insert`` calls would: whole groups of ``seal_rows`` rows are sealed from
+        the arrays; the rest waits (as arrays) for the next group or the next reader."""
+        if len(rows) == 0:
+            return
+        self._pending.append((rows, keys))
+        self._pending_rows += len(rows)
+        if len(self._open_rows) + self._pending_rows < self.seal_rows:
+            return
+        all_rows = np.concatenate([r for r, _ in self._pending])
+        all_keys = np.concatenate([k for _, k in self._pending])
+        self._pending, self._pending_rows = [], 0
+        at = self.seal_rows - len(self._open_rows) if self._open_rows else 0
+        for row, row_keys in zip(all_rows[:at].tolist(), all_keys[:at], strict=True):
+            self._insert_one(row, row_keys)  # fills the open rows up: they are sealed
+        while len(all_rows) - at >= self.seal_rows:
+            stop = at + self.seal_rows
+            self._seal_arrays(all_rows[at:stop], all_keys[at:stop])
+            at = stop
+        if at < len(all_rows):
+            self._pending = [(all_rows[at:], all_keys[at:])]
+            self._pending_rows = len(all_rows) - at
+
+    def _settle(self) -> None:
+        """Move rows waiting as arrays into the open rows (they never fill a segment)."""
+        if not self._pending:
+            return
+        pending, self._pending, self._pending_rows = self._pending, [], 0
+        for rows, keys in pending:
+            for row, row_keys in zip(rows.tolist(), keys, strict=True):
+                self._insert_one(row, row_keys)
+
+    def _insert_one(self, row: int, keys: U32) -> None:
         for key in keys.tolist():
             self._open.setdefault(key, []).append(row)
         self._open_rows.append(row)
@@ -76,6 +133,7 @@ class BandIndex:
 
     def query(self, keys: U32) -> tuple[I64, I64]:
         """Rows sharing at least one band key, and how many bands each shares."""
+        self._settle()
         found: list[npt.NDArray[np.int64]] = []
         for key in keys.tolist():
             hit = self._open.get(key)
@@ -126,6 +184,13 @@ class BandIndex:
         self._open, self._open_rows = {}, []
         self._merge_tiers()
 
+    def _seal_arrays(self, rows: I64, keys: U32) -> None:
+        """Seal rows that never were open: the segment ``_seal`` would have made of them."""
+        wide = (keys.astype(np.uint64) << _SHIFT) | rows.astype(np.uint64)[:, None]
+        entries = np.sort(wide.ravel())
+        self._segments.append(_Segment(entries, int(rows.min()), int(rows.max())))
+        self._merge_tiers()
+
     def _merge_tiers(self) -> None:
         while True:
             tiers: dict[int, list[int]] = {}
@@ -137,8 +202,8 @@ class BandIndex:
                 return
             chosen = set(full[0])
             group = [self._segments[i] for i in sorted(chosen)]
-            merged = _Segment(
-                np.sort(np.concatenate([s.entries for s in group])),
+            merged = _Segment(  # sorted runs: timsort merges them in about linear time
+                np.sort(np.concatenate([s.entries for s in group]), kind="stable"),
                 min(s.first_row for s in group),
                 max(s.last_row for s in group),
             )
@@ -147,4 +212,5 @@ class BandIndex:
 
     def flush(self) -> None:
         """Seal the open rows now (before measuring memory, say)."""
+        self._settle()
         self._seal()

@@ -21,6 +21,8 @@ U8 = npt.NDArray[np.uint8]
 BBIT_CHANCE = 1 / 256  # two different minima share their low 8 bits this often
 U32 = npt.NDArray[np.uint32]
 F32 = npt.NDArray[np.float32]
+F64 = npt.NDArray[np.float64]
+I32 = npt.NDArray[np.int32]
 
 
 @dataclass(slots=True)
@@ -36,6 +38,25 @@ class RowData:
     copy: U32  # empty when none
     vec_ids: U32
     vec_tf: npt.NDArray[np.floating]
+
+
+@dataclass(slots=True)
+class RowBatch:
+    """Many rows at once, as columns (start-up): what ``append`` stores, row by row."""
+
+    ids: list[str]
+    time: F64  # NaN when unknown
+    language: I32
+    outlet: I32
+    cluster: I32
+    copy_group: I32
+    shingles: I32
+    body_key: U32
+    has_copy: npt.NDArray[np.bool_]
+    copy: U8  # (len(ids), copy_perm): the low 8 bits of each minimum, zero when none
+    vec_ids: U32  # (len(ids), terms), zero past vec_len
+    vec_tf: npt.NDArray[np.float16]
+    vec_len: U8
 
 
 class _Chunk:
@@ -129,6 +150,40 @@ class RowStore:
         self.live += 1
         return row
 
+    def append_many(self, batch: RowBatch) -> int:
+        """Append the batch's rows, as ``append`` would one by one; returns the first row."""
+        first = self.next_row
+        count = len(batch.ids)
+        done = 0
+        while done < count:
+            row = first + done
+            index = row >> CHUNK_BITS
+            chunk = self._chunks.get(index)
+            if chunk is None:
+                chunk = self._chunks[index] = _Chunk(self._copy_perm, self._terms)
+            at = row & _MASK
+            take = min(count - done, CHUNK - at)
+            part, dest = slice(done, done + take), slice(at, at + take)
+            chunk.ids.extend(batch.ids[part])
+            chunk.time[dest] = batch.time[part]
+            chunk.language[dest] = batch.language[part]
+            chunk.outlet[dest] = batch.outlet[part]
+            chunk.cluster[dest] = batch.cluster[part]
+            chunk.copy_group[dest] = batch.copy_group[part]
+            chunk.alive[dest] = True
+            chunk.shingles[dest] = batch.shingles[part]
+            chunk.body_key[dest] = batch.body_key[part]
+            chunk.has_copy[dest] = batch.has_copy[part]
+            chunk.copy[dest] = batch.copy[part]
+            chunk.vec_ids[dest] = batch.vec_ids[part]
+            chunk.vec_tf[dest] = batch.vec_tf[part]
+            chunk.vec_len[dest] = batch.vec_len[part]
+            done += take
+        self.row_of.update(zip(batch.ids, range(first, first + count), strict=True))
+        self.next_row += count
+        self.live += count
+        return first
+
     def _at(self, row: int) -> tuple[_Chunk, int]:
         return self._chunks[row >> CHUNK_BITS], row & _MASK
 
@@ -205,13 +260,20 @@ class RowStore:
         return gone / total if total else 1.0
 
     def alive_many(self, rows: npt.NDArray[np.int64]) -> npt.NDArray[np.bool_]:
-        """Which of ``rows`` are live, vectorised per chunk."""
+        """Which of ``rows`` are live, vectorised per chunk (one pass: rows grouped by
+        chunk with a stable sort, linear when they come sorted)."""
         out = np.zeros(len(rows), dtype=bool)
+        if len(rows) == 0:
+            return out
         chunks = rows >> CHUNK_BITS
-        for index in np.unique(chunks).tolist():
-            chunk = self._chunks.get(index)
+        order = np.argsort(chunks, kind="stable")
+        ordered = chunks[order]
+        bounds = np.flatnonzero(ordered[1:] != ordered[:-1]) + 1
+        starts = [0, *bounds.tolist()]
+        for start, stop in zip(starts, [*starts[1:], len(rows)], strict=True):
+            chunk = self._chunks.get(int(ordered[start]))
             if chunk is not None:
-                pick = chunks == index
+                pick = order[start:stop]
                 out[pick] = chunk.alive[rows[pick] & _MASK]
         return out
 

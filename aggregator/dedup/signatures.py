@@ -26,6 +26,8 @@ F16 = npt.NDArray[np.float16]
 SCHEME = "affine32"
 _MAGIC = b"NSG1"
 _HEADER = struct.Struct("<4sIHHHIIIHB")
+MAGIC = _MAGIC
+HEADER_SIZE = _HEADER.size
 _FLAG_BITS = tuple(Flag)
 
 

@@ -97,6 +97,16 @@ class IdfTable:
         self._counts[np.unique(term_ids & self._mask)] += np.uint32(1)
         self.docs += 1
 
+    def add_many(self, term_ids: U32, owners: npt.NDArray[np.int64], docs: int) -> None:
+        """Count ``docs`` documents at once, as ``add`` would one by one: ``term_ids`` of
+        every document, concatenated, ``owners`` the document (0 .. docs - 1) of each."""
+        buckets = (term_ids & self._mask).astype(np.int64)
+        keys = np.sort((owners.astype(np.int64) << np.int64(32)) | buckets)
+        first = np.ones(len(keys), dtype=bool)
+        np.not_equal(keys[1:], keys[:-1], out=first[1:])  # each bucket once per document
+        np.add.at(self._counts, keys[first] & np.int64(0xFFFFFFFF), np.uint32(1))
+        self.docs += docs
+
     def idf(self, term_ids: U32) -> F64:
         """Smoothed IDF: ln((N + 1) / (df + 1)) + 1."""
         df = self._counts[term_ids & self._mask].astype(np.float64)

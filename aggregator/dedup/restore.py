@@ -1,0 +1,146 @@
+"""Start-up: stored articles put back into an engine in batches.
+
+``DedupEngine.restore`` takes the stored articles in chunks of ``RESTORE_BATCH``: their
+signatures are decoded together (``sigbatch.decode_many``), counted into the IDF together,
+appended to the row store as columns, and their band keys go into the LSH indexes as whole
+sealed segments. Only what is cheap stays per article: the clock, the outlet and language
+codes and the cluster membership lists. The engine that comes out is the one that
+``_restore_one`` article by article builds (same rows, index segments, IDF counts, clusters,
+codes and next ids; tested), so it assigns the next articles exactly as before.
+
+The clock is kept article by article: where an eviction sweep falls due, the articles before
+it are stored first, so the sweep sees what it would have seen.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from itertools import islice
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from aggregator.dedup.lsh import band_keys_many
+from aggregator.dedup.rows import RowBatch
+from aggregator.dedup.sigbatch import SignatureBatch, decode_many
+from aggregator.dedup.signatures import ArticleSignature
+from aggregator.errors import DedupError
+
+if TYPE_CHECKING:
+    from aggregator.dedup.clusters import Cluster
+    from aggregator.dedup.engine import DedupEngine, StoredArticle
+
+RESTORE_BATCH = 4096
+
+
+def restore_all(engine: DedupEngine, stored: Iterable[StoredArticle]) -> int:
+    """Restore ``stored`` (in consumption order) chunk by chunk; returns how many."""
+    count = 0
+    items = iter(stored)
+    while chunk := list(islice(items, RESTORE_BATCH)):
+        count += _restore_chunk(engine, chunk)
+    return count
+
+
+def _restore_chunk(engine: DedupEngine, items: list[StoredArticle]) -> int:
+    sigs = decode_many([item.signature for item in items], engine.params)
+    start, times = 0, list[float]()
+    for at in range(sigs.count):
+        time = items[at].time
+        if engine._sweep_due(time):
+            _put(engine, items, sigs, start, times)
+            start, times = at, list[float]()
+        times.append(engine._tick(time))
+    _put(engine, items, sigs, start, times)
+    if sigs.count < len(items):  # the first refused payload raises as it would alone
+        ArticleSignature.from_bytes(items[sigs.count].signature).check(engine.params)
+        raise DedupError("signature refused", code="bad_signature")  # pragma: no cover
+    return len(items)
+
+
+def _put(
+    engine: DedupEngine,
+    items: Sequence[StoredArticle],
+    sigs: SignatureBatch,
+    start: int,
+    times: list[float],
+) -> None:
+    """Store ``items[start : start + len(times)]`` (their clock already moved to ``times``)."""
+    stop = start + len(times)
+    if stop == start:
+        return
+    part = items[start:stop]
+    languages, outlets = _codes(engine, part, sigs.languages[start:stop])
+    spans = np.diff(sigs.term_starts[start : stop + 1])
+    owners = np.repeat(np.arange(len(part), dtype=np.int64), spans)
+    terms = sigs.terms[sigs.term_starts[start] : sigs.term_starts[stop]]
+    engine.idf.add_many(terms, owners, len(part))
+    engine.book.added += len(part)
+    clusters = _clusters(engine, part, languages)
+    first = engine.rows.append_many(
+        _row_batch(part, sigs, start, times, languages=languages, outlets=outlets)
+    )
+    rows = np.arange(first, first + len(part), dtype=np.int64)
+    p = engine.params
+    story = band_keys_many(sigs.story[start:stop], p.story_bands, p.story_rows)
+    engine.story_index.insert_many(rows, story)
+    has_copy = sigs.has_copy[start:stop]
+    copy = band_keys_many(sigs.copy[start:stop][has_copy], p.copy_bands, p.copy_rows)
+    engine.copy_index.insert_many(rows[has_copy], copy)
+    engine.book.attach_restored(clusters, rows.tolist(), times, outlets)
+    top_group = max(item.copy_group for item in part)
+    engine.next_copy_group = max(engine.next_copy_group, top_group + 1)
+
+
+def _codes(
+    engine: DedupEngine, part: Sequence[StoredArticle], languages: list[str]
+) -> tuple[list[int], list[int]]:
+    """Language and outlet codes, given out in the order row-by-row restore gives them."""
+    language_codes: list[int] = []
+    outlet_codes: list[int] = []
+    for item, language in zip(part, languages, strict=True):
+        language_codes.append(engine.code(language))
+        outlet_codes.append(engine.code(item.outlet))
+    return language_codes, outlet_codes
+
+
+def _clusters(
+    engine: DedupEngine, part: Sequence[StoredArticle], languages: list[int]
+) -> list[Cluster]:
+    """Each article's stored cluster, made when it is not there yet (in the first member's
+    language)."""
+    book = engine.book
+    found: list[Cluster] = []
+    for item, language in zip(part, languages, strict=True):
+        cluster = book.get(item.story_cluster)
+        if cluster is None:
+            cluster = book.new(language, item.story_cluster)
+        found.append(cluster)
+    return found
+
+
+def _row_batch(
+    part: Sequence[StoredArticle],
+    sigs: SignatureBatch,
+    start: int,
+    times: list[float],
+    *,
+    languages: list[int],
+    outlets: list[int],
+) -> RowBatch:
+    stop = start + len(part)
+    return RowBatch(
+        ids=[item.id for item in part],
+        time=np.asarray(times, dtype=np.float64),
+        language=np.asarray(languages, dtype=np.int32),
+        outlet=np.asarray(outlets, dtype=np.int32),
+        cluster=np.fromiter((i.story_cluster for i in part), dtype=np.int32, count=len(part)),
+        copy_group=np.fromiter((i.copy_group for i in part), dtype=np.int32, count=len(part)),
+        shingles=sigs.shingles[start:stop],
+        body_key=sigs.body_key[start:stop],
+        has_copy=sigs.has_copy[start:stop],
+        copy=(sigs.copy[start:stop] & np.uint32(0xFF)).astype(np.uint8),
+        vec_ids=sigs.vec_ids[start:stop],
+        vec_tf=sigs.vec_tf[start:stop],
+        vec_len=sigs.vec_len[start:stop],
+    )

@@ -1,0 +1,299 @@
+"""Start-up restore in batches builds the engine that article-by-article restore builds
+(index segments, rows, IDF, clusters, codes, next ids), and a restored engine assigns the
+next real articles as the row-by-row one and the engine that never stopped do."""
+
+from __future__ import annotations
+
+import dataclasses
+from functools import lru_cache
+from typing import Any
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from aggregator.corpus import read_corpus
+from aggregator.dedup import restore as restore_module
+from aggregator.dedup.batch import publication_order, to_doc
+from aggregator.dedup.engine import DedupEngine, StoredArticle
+from aggregator.dedup.features import DocInput
+from aggregator.dedup.lsh import BandIndex, band_keys, band_keys_many
+from aggregator.dedup.model import Assignment
+from aggregator.dedup.params import DedupParams
+from aggregator.dedup.sigbatch import decode_many
+from aggregator.dedup.signatures import ArticleSignature
+from aggregator.dedup.vectors import IdfTable
+from aggregator.errors import DedupError
+from bench.dedup_data import same_day
+from tests.dedup_samples import BUDGET, FINAL, QUAKE_AP, QUAKE_OWN, T0, article
+from tests.support.paths import require_shared_data
+
+PARAMS = DedupParams()
+FILES = {"basil": "basil-dev.jsonl", "allsides": "allsides-groups.jsonl"}
+LIMIT = 500  # articles of a set (in publication order), to keep the test fast
+
+# -- the parts ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("bands", "rows"), [(32, 1), (32, 4), (4, 2)])
+def test_band_keys_of_a_matrix_are_the_band_keys_of_each_row(bands: int, rows: int) -> None:
+    matrix = np.random.default_rng(bands * rows).integers(0, 2**32, (50, bands * rows))
+    signatures = matrix.astype(np.uint32)
+    many = band_keys_many(signatures, bands, rows)
+    assert many.shape == (50, bands)
+    for sig, keys in zip(signatures, many, strict=True):
+        assert np.array_equal(keys, band_keys(sig, bands, rows))
+
+
+def index_state(index: BandIndex) -> tuple[Any, ...]:
+    index.query(np.zeros(0, dtype=np.uint32))  # anything waiting joins the open rows
+    segments = [(s.entries.tolist(), s.first_row, s.last_row) for s in index._segments]
+    return segments, index._open, index._open_rows
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    steps=st.lists(
+        st.tuples(st.sampled_from(["one", "many", "query", "remove"]), st.integers(1, 11)),
+        min_size=1,
+        max_size=30,
+    ),
+    seal=st.integers(2, 6),
+)
+def test_insert_many_builds_the_index_that_inserts_one_by_one_build(
+    steps: list[tuple[str, int]], seal: int
+) -> None:
+    rng = np.random.default_rng(seal)
+    batched, reference = BandIndex(10_000, seal), BandIndex(10_000, seal)
+    row = 0
+    for kind, size in steps:
+        if kind == "query":
+            keys = rng.integers(0, 4, 3).astype(np.uint32)
+            a, b = batched.query(keys), reference.query(keys)
+            assert a[0].tolist() == b[0].tolist() and a[1].tolist() == b[1].tolist()
+            continue
+        if kind == "remove":
+            gone = row - size
+
+            def share(first: int, last: int, gone: int = gone) -> float:
+                return sum(r < gone for r in range(first, last + 1)) / (last - first + 1)
+
+            def alive(rows: np.ndarray, gone: int = gone) -> np.ndarray:
+                return np.asarray(rows >= gone)
+
+            for index in (batched, reference):
+                index.remove(share, alive)
+            continue
+        count = 1 if kind == "one" else size
+        rows = np.arange(row, row + count, dtype=np.int64)
+        keys = rng.integers(0, 4, (count, 3)).astype(np.uint32)  # small keys: shared buckets
+        if kind == "one":
+            batched.insert(row, keys[0])
+        else:
+            batched.insert_many(rows, keys)
+        for r, k in zip(rows.tolist(), keys, strict=True):
+            reference.insert(r, k)
+        row += count
+    assert index_state(batched) == index_state(reference)
+    assert len(batched) == len(reference)
+
+
+def test_idf_counts_many_documents_as_it_counts_each() -> None:
+    rng = np.random.default_rng(3)
+    docs = [
+        np.unique(rng.integers(0, 2**32, rng.integers(0, 60))).astype(np.uint32) for _ in range(40)
+    ]
+    one, many = IdfTable(10), IdfTable(10)  # 1,024 counters: ids share them within a document
+    for terms in docs:
+        one.add(terms)
+    owners = np.repeat(np.arange(len(docs)), [len(d) for d in docs])
+    many.add_many(np.concatenate(docs), owners, len(docs))
+    assert one.docs == many.docs == 40
+    assert np.array_equal(one._counts, many._counts)
+
+
+def sample_payloads() -> list[bytes]:
+    """Real signatures (long and short bodies, languages) and hand-made ones with an odd
+    number of top terms, so arrays start at every alignment."""
+    e = DedupEngine(PARAMS)
+    docs = [
+        article("q1", QUAKE_AP, "ap", "Quake hits Chile"),
+        article("f1", FINAL, "bbc", "Madrid win", language="es"),
+        article("b1", BUDGET[:120], "nyt", "Budget", language="pt-BR"),
+        article("n1", QUAKE_OWN, "nyt", "Chile lifts alert", language=None),
+    ]
+    payloads = [s for d in docs if (s := e.add(d).signature) is not None]
+    base = ArticleSignature.from_bytes(payloads[0])
+    for k, language in ((3, "x"), (64, "zh-hant"), (0, ""), (7, "ab")):
+        odd = dataclasses.replace(
+            base,
+            vec_ids=np.arange(k, dtype=np.uint32) * 7919,
+            vec_tf=np.linspace(1, 2, k).astype(np.float16),
+            terms=np.arange(k * 3, dtype=np.uint32),
+            copy=base.copy if k % 2 else np.zeros(0, dtype=np.uint32),
+            language=language,
+        )
+        payloads.append(odd.to_bytes())
+    return payloads
+
+
+def test_signatures_decoded_together_are_the_ones_decoded_alone() -> None:
+    payloads = sample_payloads()
+    got = decode_many(payloads, PARAMS)
+    assert got.count == len(payloads)
+    for i, payload in enumerate(payloads):
+        sig = ArticleSignature.from_bytes(payload)
+        k = len(sig.vec_ids)
+        assert got.languages[i] == sig.language
+        assert (int(got.shingles[i]), int(got.body_key[i])) == (sig.shingles, sig.body_key)
+        assert bool(got.has_copy[i]) == bool(len(sig.copy))
+        if len(sig.copy):
+            assert np.array_equal(got.copy[i], sig.copy)
+        assert np.array_equal(got.story[i], sig.story)
+        assert int(got.vec_len[i]) == k
+        assert np.array_equal(got.vec_ids[i, :k], sig.vec_ids) and not got.vec_ids[i, k:].any()
+        assert np.array_equal(got.vec_tf[i, :k], sig.vec_tf)
+        terms = got.terms[got.term_starts[i] : got.term_starts[i + 1]]
+        assert np.array_equal(terms, sig.terms)
+
+
+@pytest.mark.parametrize(
+    ("spoil", "message"),
+    [
+        (lambda p: p[:10], "not a newsagg signature"),
+        (lambda p: p[:-1], "expected"),
+        (lambda p: b"XXXX" + p[4:], "not a newsagg signature"),
+        (lambda p: p[:4] + (7).to_bytes(4, "little") + p[8:], "other parameters"),
+    ],
+)
+def test_restore_stops_at_the_first_bad_signature_as_row_by_row_does(
+    spoil: Any, message: str
+) -> None:
+    payloads = sample_payloads()
+    items = [
+        StoredArticle(f"a{i}", "ap", T0 + i, p, 1 + i % 3, 1 + i) for i, p in enumerate(payloads)
+    ]
+    items[5] = dataclasses.replace(items[5], signature=spoil(items[5].signature))
+    batched, reference = DedupEngine(PARAMS), DedupEngine(PARAMS)
+    with pytest.raises(DedupError, match=message):
+        batched.restore(items)
+    with pytest.raises(DedupError, match=message):
+        for item in items:
+            reference._restore_one(item)
+    assert engine_state(batched) == engine_state(reference)
+    assert len(batched.placements()) == 5
+
+
+# -- whole engines ------------------------------------------------------------------------
+
+
+def engine_state(e: DedupEngine) -> dict[str, Any]:
+    """Everything a restore puts back, as plain values."""
+    chunks = {}
+    for number, chunk in e.rows._chunks.items():
+        columns = {name: getattr(chunk, name) for name in chunk.__slots__}
+        chunks[number] = {
+            name: (v.tobytes() if isinstance(v, np.ndarray) else v) for name, v in columns.items()
+        }
+    clusters = {
+        c.id: (c.language, c.members, c.first, c.last, c.total is None, c.outlet_codes)
+        for c in e.book.clusters.values()
+    }
+    return {
+        "rows": chunks,
+        "row_of": e.rows.row_of,
+        "next_row": (e.rows.next_row, e.rows.live),
+        "story_index": index_state(e.story_index),
+        "copy_index": index_state(e.copy_index),
+        "idf": (e.idf.docs, e.idf._counts.tobytes()),
+        "clusters": clusters,
+        "ids": (e.book.next_id, e.next_copy_group, e.book.added, e._codes),
+        "clock": (e.clock, e._last_sweep),
+    }
+
+
+@lru_cache(maxsize=4)
+def real_stream(name: str, dense: bool) -> list[DocInput]:
+    records, _ = read_corpus(require_shared_data() / "clustering" / FILES[name])
+    if dense:
+        records = same_day(records)
+    docs = [to_doc(records[i], dense) for i in publication_order(records, dense)]
+    return docs[:LIMIT]
+
+
+def decision(a: Assignment) -> tuple[Any, ...]:
+    events = tuple((e.kind, e.article_ids, e.from_cluster, e.to_cluster) for e in a.events)
+    return (a.outcome, a.story_cluster, a.copy_group, a.why.rule, a.why.cluster, events)
+
+
+@pytest.mark.parametrize(
+    ("name", "dense"), [("basil", True), ("basil", False), ("allsides", True), ("allsides", False)]
+)
+def test_batch_restore_continues_like_row_by_row_restore_and_the_running_engine(
+    name: str, dense: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    docs = real_stream(name, dense)
+    cut = len(docs) * 7 // 10
+    running = DedupEngine(PARAMS)
+    signatures = {d.id: s for d in docs[:cut] if (s := running.add(d).signature) is not None}
+    stored = []
+    for d in docs[:cut]:
+        place = running.placement(d.id)
+        if place is not None and d.id in signatures:
+            stored.append(
+                StoredArticle(
+                    d.id, d.outlet, d.time, signatures[d.id], place.story_cluster, place.copy_group
+                )
+            )
+    floors = {"next_cluster": running.book.next_id, "next_copy_group": running.next_copy_group}
+    monkeypatch.setattr(restore_module, "RESTORE_BATCH", 37)  # chunks end anywhere
+    batched, reference = DedupEngine(PARAMS), DedupEngine(PARAMS)
+    for e in (batched, reference):  # seal (and merge) index segments inside the chunks
+        e.story_index.seal_rows = e.copy_index.seal_rows = 16
+    assert batched.restore(stored, **floors) == len(stored)
+    reference.restore([], **floors)
+    for item in stored:
+        reference._restore_one(item)
+    assert engine_state(batched) == engine_state(reference)
+    assert len(stored) > (100 if dense else 1)
+    # A restart does not keep the IDF of articles that left the window (a service may keep
+    # it: ``idf.to_bytes``); carried over here, so that the restore alone is compared.
+    idf = running.idf.to_bytes()
+    for e in (batched, reference):
+        e.idf.load(idf)
+    for doc in docs[cut:]:
+        a, b, c = batched.add(doc), reference.add(doc), running.add(doc)
+        assert decision(a) == decision(b) == decision(c), doc.id
+        assert a.why == b.why and a.near_miss == b.near_miss
+        # the running engine's cached cluster sums were made under the IDF of their time; a
+        # restarted engine sums afresh under today's
+        assert a.why.score == pytest.approx(c.why.score, abs=0.02)
+    assert engine_state(batched) == engine_state(reference)
+
+
+def test_restore_over_many_chunks_matches_row_by_row_with_evictions(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Hand-made articles over three weeks: sweeps fall due inside chunks and evict rows
+    that the same chunk restored."""
+    texts = [(QUAKE_AP, "Quake"), (FINAL, "Final"), (BUDGET, "Budget"), (QUAKE_OWN, "Alert")]
+    e = DedupEngine(PARAMS)
+    stored = []
+    for i in range(120):
+        text, title = texts[i % 4]
+        doc = article(f"d{i}", f"{text} Update {i}.", f"o{i % 5}", title, T0 + i * 4 * 3600)
+        result = e.add(doc)
+        if result.signature is not None:
+            stored.append(
+                StoredArticle(doc.id, doc.outlet, doc.time, result.signature, 1 + i % 7, 1 + i)
+            )
+    monkeypatch.setattr(restore_module, "RESTORE_BATCH", 25)
+    batched, reference = DedupEngine(PARAMS), DedupEngine(PARAMS)
+    for x in (batched, reference):
+        x.story_index.seal_rows = x.copy_index.seal_rows = 8
+    batched.restore(stored)
+    for item in stored:
+        reference._restore_one(item)
+    assert engine_state(batched) == engine_state(reference)
+    assert 0 < len(batched.placements()) < len(stored)  # the window evicted the oldest
