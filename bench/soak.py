@@ -15,6 +15,8 @@ What it checks, and reports in bench/results/soak.json:
   429 with Retry-After, a body that drips past the deadline, ill-formed XML, article pages
   that answer 404, rotating each minute); every warning or error the service logs must name
   one of those outlets, and no web request may fail;
+- nothing lost: every entry served in a whole feed document is stored exactly once (by GUID),
+  counted after the service has stopped;
 - the stories page stays within its target: 100 ms at the 95th percentile, measured over
   every request of the steady reader (``--read-rate`` per second; also /api/clusters and story
   pages).
@@ -82,6 +84,7 @@ class Farm:
     start: float = field(default_factory=time.time)
     injected: Counter[str] = field(default_factory=Counter)
     served: Counter[str] = field(default_factory=Counter)
+    published: set[str] = field(default_factory=set)  # GUIDs served in whole documents
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def outlet(self, n: int) -> str:
@@ -118,21 +121,25 @@ class Farm:
             if kind == "drip-past-deadline":
                 self.count("injected", kind)
                 return self.server.routes["/drip"](request, h)  # type: ignore[operator]
-            body = self.document(n)
+            body, guids = self.document(n)
             if kind == "ill-formed-xml":
                 self.count("injected", kind)
                 body = body[: len(body) * 2 // 3]
+            else:
+                with self.lock:
+                    self.published.update(guids)
             self.count("served", "feed")
             return Response(200, body, {"Content-Type": "application/rss+xml"})
 
         return handle
 
-    def document(self, n: int) -> bytes:
+    def document(self, n: int) -> tuple[bytes, list[str]]:
         now = time.time()
         period = self.period(n)
         newest = int((now - self.start + n % 60) // period)
         stamp = datetime.fromtimestamp(now - now % STAMP_S, UTC)
         items = []
+        guids = [f"{n}-{k}" for k in range(max(0, newest - KEEP + 1), newest + 1)]
         for k in range(max(0, newest - KEEP + 1), newest + 1):
             article = self.articles[(n * 7 + k * 3) % len(self.articles)]
             when = datetime.fromtimestamp(self.start + k * period - n % 60, UTC)
@@ -145,12 +152,13 @@ class Farm:
                 f"<pubDate>{format_datetime(when, usegmt=True)}</pubDate>"
                 f"<description>{escape(article['text'][:200])}</description></item>"
             )
-        return (
+        body = (
             f"<rss version='2.0'><channel><title>Outlet {n}</title>"
             f"<lastBuildDate>{format_datetime(stamp, usegmt=True)}</lastBuildDate>"
             + "".join(reversed(items))
             + "</channel></rss>"
         ).encode()
+        return body, guids
 
     def _page(self, n: int, article: dict[str, Any]):  # type: ignore[no-untyped-def]
         paragraphs = "".join(f"<p>{html.escape(p)}</p>" for p in article["text"].split("\n\n"))
@@ -347,6 +355,7 @@ def main(argv: list[str] | None = None) -> int:
                     service.kill()
                     status = "killed after 120 s"
             report["exit_status"] = status
+    report["loss"] = losses(farm, database)  # after the service stopped: its last poll is in
     expected, unexpected = classify(log_path, {farm.outlet(n) for n in faulty})
     report["logged_expected"] = dict(expected)
     report["logged_unexpected"] = unexpected[:50]
@@ -437,6 +446,22 @@ def soak(
     }
 
 
+def losses(farm: Farm, url: str) -> dict[str, Any]:
+    """Every entry served in a whole feed document must be stored, once (by its GUID)."""
+    with Store.open(url) as store:
+        ids = list(range(1, store.articles.count() + 1000))
+        # feedparser resolves a GUID that looks relative against the feed's URL: keep its tail
+        stored = Counter((a.guid or "").rsplit("/", 1)[-1] for a in store.articles.get_many(ids))
+    with farm.lock:
+        published = set(farm.published)
+    return {
+        "published_in_whole_documents": len(published),
+        "lost": len(published - set(stored)),
+        "stored_more_than_once": sum(1 for n in stored.values() if n > 1),
+        "lost_examples": sorted(published - set(stored))[:10],
+    }
+
+
 def memory(samples: list[dict[str, Any]]) -> dict[str, Any]:
     if len(samples) < 3:
         return {}
@@ -464,6 +489,8 @@ def judge(report: dict[str, Any], args: argparse.Namespace) -> dict[str, bool]:
         "memory_flat": growth <= args.rss_bound_mb,
         "no_unexpected_errors": report.get("logged_unexpected_count", 1) == 0,
         "no_failed_requests": set(statuses) <= {"200"},
+        "nothing_lost": report.get("loss", {}).get("lost", 1) == 0
+        and report.get("loss", {}).get("stored_more_than_once", 1) == 0,
         "stories_p95_within_target": report.get("stories_p95_ms", 1e9) <= args.p95_target_ms,
         "clean_exit": report.get("exit_status") == 0,
     }
