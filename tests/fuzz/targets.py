@@ -24,7 +24,7 @@ from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit, urlunsplit
 
 from hypothesis import strategies as st
 
@@ -291,16 +291,19 @@ def url_variants() -> st.SearchStrategy[tuple[str, str]]:
     """(a real link, a variant of it that must have the same canonical form)."""
 
     def vary(url: str, upper: bool, port: bool, fragment: str, tracker: int) -> tuple[str, str]:
-        scheme, _, rest = url.partition("://")
-        host, slash, path = rest.partition("/")
+        parts = urlsplit(url)
+        try:
+            has_port = parts.port is not None
+        except ValueError:
+            return url, url
+        scheme, netloc = parts.scheme, parts.netloc
         if upper:
-            scheme, host = scheme.upper(), host.upper()
-        if port and ":" not in host and not host.startswith("["):
-            host += ":443" if scheme.lower() == "https" else ":80"
-        path, _, _old = path.partition("#")
-        joiner = "&" if "?" in path else "?"
-        variant = f"{scheme}://{host}{slash}{path}{joiner}{TRACKERS[tracker]}"
-        return url, variant + (f"#{fragment}" if fragment and not fragment.startswith("!") else "")
+            scheme, netloc = scheme.upper(), netloc.upper()
+        if port and not has_port and not netloc.endswith("]"):
+            netloc += ":443" if scheme.lower() == "https" else ":80"
+        query = "&".join(filter(None, [parts.query, TRACKERS[tracker]]))
+        keep = parts.fragment if parts.fragment.startswith("!") else fragment
+        return url, urlunsplit((scheme, netloc, parts.path, query, keep))
 
     return st.builds(
         vary,
