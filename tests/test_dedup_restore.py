@@ -5,6 +5,7 @@ next real articles as the row-by-row one and the engine that never stopped do.""
 from __future__ import annotations
 
 import dataclasses
+import math
 from functools import lru_cache
 from typing import Any
 
@@ -19,14 +20,14 @@ from aggregator.dedup.batch import publication_order, to_doc
 from aggregator.dedup.engine import DedupEngine, StoredArticle
 from aggregator.dedup.features import DocInput
 from aggregator.dedup.lsh import BandIndex, band_keys, band_keys_many
-from aggregator.dedup.model import Assignment
+from aggregator.dedup.model import Assignment, Placement
 from aggregator.dedup.params import DedupParams
 from aggregator.dedup.sigbatch import decode_many
 from aggregator.dedup.signatures import ArticleSignature
 from aggregator.dedup.vectors import IdfTable
 from aggregator.errors import DedupError
 from bench.dedup_data import same_day
-from tests.dedup_samples import BUDGET, FINAL, QUAKE_AP, QUAKE_OWN, T0, article
+from tests.dedup_samples import BUDGET, DAY, FINAL, QUAKE_AP, QUAKE_OWN, T0, article
 from tests.support.paths import require_shared_data
 
 PARAMS = DedupParams()
@@ -111,6 +112,36 @@ def test_idf_counts_many_documents_as_it_counts_each() -> None:
     many.add_many(np.concatenate(docs), owners, len(docs))
     assert one.docs == many.docs == 40
     assert np.array_equal(one._counts, many._counts)
+
+
+TIMES = st.one_of(st.none(), st.just(math.nan), st.floats(T0, T0 + 30 * DAY))
+
+
+@settings(max_examples=60, deadline=None)
+@given(before=st.lists(TIMES, max_size=5), times=st.lists(TIMES, max_size=40))
+def test_planned_ticks_are_the_ticks_one_by_one(
+    before: list[float | None], times: list[float | None]
+) -> None:
+    planned, ticked = DedupEngine(PARAMS), DedupEngine(PARAMS)
+    for e in (planned, ticked):
+        for t in before:
+            e._tick(t)
+    returned: list[float] = []
+    swept: list[int] = []
+
+    def evict(now: float) -> list[Placement]:
+        swept.append(len(returned))
+        return []
+
+    ticked.evict = evict  # type: ignore[method-assign]
+    for t in times:
+        returned.append(ticked._tick(t))
+    raw = np.array([math.nan if t is None else t for t in times], dtype=np.float64)
+    got, clocks, due = planned._plan_ticks(raw)
+    assert np.array_equal(got, np.array(returned, dtype=np.float64), equal_nan=True)
+    assert due.tolist() == swept
+    if times:
+        assert np.array_equal(clocks[-1], ticked.clock, equal_nan=True)
 
 
 def sample_payloads() -> list[bytes]:

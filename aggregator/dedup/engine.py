@@ -20,6 +20,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 
 from aggregator.dedup.clusters import ClusterBook
 from aggregator.dedup.corrections import Constraints, Correction
@@ -33,6 +34,8 @@ from aggregator.dedup.rows import RowData, RowStore
 from aggregator.dedup.signatures import ArticleSignature, MinHasher
 from aggregator.dedup.vectors import IdfTable, SparseVec, from_terms
 
+F64 = npt.NDArray[np.float64]
+I64 = npt.NDArray[np.int64]
 HOUR = 3600.0
 EVICT_EVERY = 1 / 24  # of the window: how far the clock moves between eviction sweeps
 
@@ -176,7 +179,22 @@ class DedupEngine:
             return True
         clock = max(self.clock, time)
         sweep = self.params.window_hours * HOUR * EVICT_EVERY
-        return clock // sweep > self._last_sweep // sweep
+        return math.floor(clock / sweep) > math.floor(self._last_sweep / sweep)
+
+    def _plan_ticks(self, times: F64) -> tuple[F64, F64, I64]:
+        """What ``_tick`` would do for each of ``times`` (NaN: unknown) in turn, without
+        doing it: the time each call returns, the clock after each, and where a sweep falls
+        due (``_sweep_due``'s rule, vectorised: a known time whose clock enters a new slot)."""
+        clocks: F64 = np.fmax.accumulate(np.concatenate([[self.clock], times]))[1:]
+        known = ~np.isnan(times)
+        returned: F64 = np.where(known, times, clocks)
+        sweep = self.params.window_hours * HOUR * EVICT_EVERY
+        slots = np.floor(clocks / sweep)
+        before = np.concatenate([[np.floor(self._last_sweep / sweep)], slots[:-1]])
+        if math.isnan(self._last_sweep) and known.any():
+            before[int(np.argmax(known))] = -math.inf  # the first clock reading sweeps
+        due = known & (slots > before)
+        return returned, clocks, np.flatnonzero(due)
 
     def _signature(self, feats: Features) -> ArticleSignature:
         p = self.params

@@ -14,11 +14,13 @@ it are stored first, so the sweep sees what it would have seen.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Sequence
 from itertools import islice
 from typing import TYPE_CHECKING
 
 import numpy as np
+import numpy.typing as npt
 
 from aggregator.dedup.lsh import band_keys_many
 from aggregator.dedup.rows import RowBatch
@@ -30,6 +32,7 @@ if TYPE_CHECKING:
     from aggregator.dedup.clusters import Cluster
     from aggregator.dedup.engine import DedupEngine, StoredArticle
 
+F64 = npt.NDArray[np.float64]
 RESTORE_BATCH = 4096
 
 
@@ -44,14 +47,20 @@ def restore_all(engine: DedupEngine, stored: Iterable[StoredArticle]) -> int:
 
 def _restore_chunk(engine: DedupEngine, items: list[StoredArticle]) -> int:
     sigs = decode_many([item.signature for item in items], engine.params)
-    start, times = 0, list[float]()
-    for at in range(sigs.count):
-        time = items[at].time
-        if engine._sweep_due(time):
-            _put(engine, items, sigs, start, times)
-            start, times = at, list[float]()
-        times.append(engine._tick(time))
-    _put(engine, items, sigs, start, times)
+    good = items[: sigs.count]
+    raw = np.fromiter(
+        (math.nan if i.time is None else i.time for i in good), dtype=np.float64, count=len(good)
+    )
+    times, clocks, sweeps = engine._plan_ticks(raw)
+    start = 0
+    for at in sweeps.tolist():  # the articles before a sweep are in place when it runs
+        _put(engine, sigs, good[start:at], start, times[start:at])
+        engine.clock = float(clocks[at - 1]) if at else engine.clock
+        engine._tick(good[at].time)
+        start = at
+    _put(engine, sigs, good[start:], start, times[start:])
+    if len(good):
+        engine.clock = float(clocks[-1])
     if sigs.count < len(items):  # the first refused payload raises as it would alone
         ArticleSignature.from_bytes(items[sigs.count].signature).check(engine.params)
         raise DedupError("signature refused", code="bad_signature")  # pragma: no cover
@@ -59,17 +68,13 @@ def _restore_chunk(engine: DedupEngine, items: list[StoredArticle]) -> int:
 
 
 def _put(
-    engine: DedupEngine,
-    items: Sequence[StoredArticle],
-    sigs: SignatureBatch,
-    start: int,
-    times: list[float],
+    engine: DedupEngine, sigs: SignatureBatch, part: Sequence[StoredArticle], start: int, times: F64
 ) -> None:
-    """Store ``items[start : start + len(times)]`` (their clock already moved to ``times``)."""
-    stop = start + len(times)
+    """Store ``part``, the chunk's articles from ``start`` on; ``times`` are what their
+    clock ticks returned."""
+    stop = start + len(part)
     if stop == start:
         return
-    part = items[start:stop]
     languages, outlets = _codes(engine, part, sigs.languages[start:stop])
     spans = np.diff(sigs.term_starts[start : stop + 1])
     owners = np.repeat(np.arange(len(part), dtype=np.int64), spans)
@@ -77,9 +82,8 @@ def _put(
     engine.idf.add_many(terms, owners, len(part))
     engine.book.added += len(part)
     clusters = _clusters(engine, part, languages)
-    first = engine.rows.append_many(
-        _row_batch(part, sigs, start, times, languages=languages, outlets=outlets)
-    )
+    batch = _row_batch(part, sigs, start, times, languages=languages, outlets=outlets)
+    first = engine.rows.append_many(batch)
     rows = np.arange(first, first + len(part), dtype=np.int64)
     p = engine.params
     story = band_keys_many(sigs.story[start:stop], p.story_bands, p.story_rows)
@@ -87,8 +91,8 @@ def _put(
     has_copy = sigs.has_copy[start:stop]
     copy = band_keys_many(sigs.copy[start:stop][has_copy], p.copy_bands, p.copy_rows)
     engine.copy_index.insert_many(rows[has_copy], copy)
-    engine.book.attach_restored(clusters, rows.tolist(), times, outlets)
-    top_group = max(item.copy_group for item in part)
+    engine.book.attach_restored(clusters, rows.tolist(), batch.time.tolist(), outlets)
+    top_group = int(batch.copy_group.max())
     engine.next_copy_group = max(engine.next_copy_group, top_group + 1)
 
 
@@ -96,11 +100,14 @@ def _codes(
     engine: DedupEngine, part: Sequence[StoredArticle], languages: list[str]
 ) -> tuple[list[int], list[int]]:
     """Language and outlet codes, given out in the order row-by-row restore gives them."""
+    known = engine._codes
     language_codes: list[int] = []
     outlet_codes: list[int] = []
     for item, language in zip(part, languages, strict=True):
-        language_codes.append(engine.code(language))
-        outlet_codes.append(engine.code(item.outlet))
+        code = known.get(language)
+        language_codes.append(engine.code(language) if code is None else code)
+        code = known.get(item.outlet)
+        outlet_codes.append(engine.code(item.outlet) if code is None else code)
     return language_codes, outlet_codes
 
 
@@ -123,7 +130,7 @@ def _row_batch(
     part: Sequence[StoredArticle],
     sigs: SignatureBatch,
     start: int,
-    times: list[float],
+    times: F64,
     *,
     languages: list[int],
     outlets: list[int],
@@ -131,7 +138,7 @@ def _row_batch(
     stop = start + len(part)
     return RowBatch(
         ids=[item.id for item in part],
-        time=np.asarray(times, dtype=np.float64),
+        time=times,
         language=np.asarray(languages, dtype=np.int32),
         outlet=np.asarray(outlets, dtype=np.int32),
         cluster=np.fromiter((i.story_cluster for i in part), dtype=np.int32, count=len(part)),
