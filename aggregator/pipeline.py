@@ -8,6 +8,7 @@ leaves its leases to expire and its work to the next run.
 from __future__ import annotations
 
 import logging
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -135,23 +136,8 @@ class Pipeline:
         self, *, max_pages: int | None = None, progress: Progress | None = None
     ) -> PageReport:
         """Fetch and extract pending pages until none is left (or ``max_pages``)."""
-        total = PageReport()
-        while max_pages is None or total.claimed < max_pages:
-            limit = self.page_batch if max_pages is None else min(self.page_batch, max_pages)
-            report = self.pages.run(limit)
-            if report.claimed == 0:
-                break
-            total = PageReport(
-                total.claimed + report.claimed,
-                total.extracted + report.extracted,
-                total.summary_only + report.summary_only,
-                total.deferred + report.deferred,
-            )
-            if progress:
-                progress("pages", report.claimed)
-            if report.deferred == report.claimed:
-                break  # everything left is waiting for a retry
-        return total
+        limit = sys.maxsize if max_pages is None else max_pages
+        return self.pages.run(limit, batch=self.page_batch, progress=progress)
 
     def cluster(self, *, progress: Progress | None = None) -> int:
         """Cluster every article that is ready."""

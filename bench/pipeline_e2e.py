@@ -9,11 +9,16 @@ In one run it measures:
 
 - the limit: trafilatura alone (``trafilatura.extract``, text only, and ``bare_extraction``
   with metadata, which is what an aggregator needs) over the same pages on every core;
-- each stage alone: fetching the pages (the fetcher, 8 threads), our extraction pool, the
-  dedup engine on the extracted texts;
-- the pipeline as ``newsagg poll --once --all`` runs it (same composition, in process so each
-  stage is timed): feeds, pages (fetch + extract + store), clustering, comparisons, into
-  SQLite and PostgreSQL; articles per second end to end with and without the comparisons;
+- each stage alone: fetching the pages (the fetcher, 8 threads), parsing the feeds, our
+  extraction pool (with metadata), the dedup engine (signatures and clustering) on the
+  extracted texts;
+- the pipeline as ``newsagg poll --once --all`` runs it (``Pipeline.run_once``'s composition,
+  in process so each stage is timed: clustering follows the extraction, and ``cluster`` is
+  the tail after the last page): feeds, pages (fetch + extract + store), clustering,
+  comparisons, into SQLite and PostgreSQL; articles per second end to end with and without
+  the comparisons;
+- the profile: the same pass into SQLite with each stage run alone after the previous one
+  (``sqlite_stages_one_after_another``: store cost = its pages time minus extraction's);
 - peak memory (RSS) of this process and of its children.
 
 The ratio the issue asks for is end-to-end articles/s (feeds + pages + clustering) over
@@ -135,7 +140,15 @@ def cluster_alone(texts: list[Text]) -> float:
     return time.perf_counter() - started
 
 
-def pipeline_run(db_url: str, entries: list[dict[str, object]]) -> dict[str, float]:
+def pipeline_run(
+    db_url: str, entries: list[dict[str, object]], *, overlap: bool
+) -> dict[str, float]:
+    """One ``poll --once --all`` pass into ``db_url``, its stages timed.
+
+    ``overlap``: as ``Pipeline.run_once`` composes it (articles already extracted are
+    clustered while the next pages are fetched and extracted; ``cluster`` is the tail left
+    after the last page). Otherwise each stage runs alone after the previous one: the profile.
+    """
     from aggregator.clustering import build_cluster_stage
     from tests.support.runtime import runtime
 
@@ -149,18 +162,54 @@ def pipeline_run(db_url: str, entries: list[dict[str, object]]) -> dict[str, flo
     ) as rt:
         from aggregator.wiring import utc_now
 
-        rt.pipeline.clusterer = build_cluster_stage(rt.settings, rt.store, clock=utc_now)
+        pipeline = rt.pipeline
+        pipeline.clusterer = build_cluster_stage(rt.settings, rt.store, clock=utc_now)
+
+        def pages() -> None:
+            if not overlap:
+                pipeline.process_pages()
+                return
+            with pipeline._clustering_alongside(None) as done:
+                pipeline.process_pages()
+            timings["clustered_alongside"] = done[0]
+
         for stage, call in (
-            ("feeds", lambda: rt.pipeline.poll_feeds(include_not_due=True)),
-            ("pages", rt.pipeline.process_pages),
-            ("cluster", rt.pipeline.cluster),
-            ("compare", rt.pipeline.compare),
+            ("feeds", lambda: pipeline.poll_feeds(include_not_due=True)),
+            ("pages", pages),
+            ("cluster", pipeline.cluster),
+            ("compare", pipeline.compare),
         ):
             started = time.perf_counter()
             call()
             timings[stage] = time.perf_counter() - started
         timings["articles"] = rt.store.articles.count(state="clustered")
     return timings
+
+
+def summary(timings: dict[str, float], report: dict[str, Any]) -> dict[str, float]:
+    e2e = timings["feeds"] + timings["pages"] + timings["cluster"]
+    articles = timings["articles"]
+    return {
+        **{k: round(v, 2) for k, v in timings.items()},
+        "e2e_articles_s": round(articles / e2e, 1),
+        "e2e_with_compare_articles_s": round(articles / (e2e + timings["compare"]), 1),
+        "ratio_to_trafilatura_text": round(articles / e2e / report["trafilatura_text_pages_s"], 2),
+        "ratio_to_trafilatura_meta": round(articles / e2e / report["trafilatura_meta_pages_s"], 2),
+    }
+
+
+def parse_alone(server: LocalServer, outlets: int) -> float:
+    """Seconds to parse every outlet's feed (our parser, feedparser inside) in this process."""
+    from aggregator.fetch import Fetcher
+    from aggregator.parse import parse_feed
+    from aggregator.settings import FetchSettings
+
+    with Fetcher(FetchSettings(allow_hosts=("127.0.0.1",), per_host_delay_s=0)) as fetcher:
+        bodies = [fetcher.fetch(server.url(f"/feeds/{n}.xml")).body for n in range(outlets)]
+    started = time.perf_counter()
+    for n, body in enumerate(bodies):
+        parse_feed(body, headers={}, url=server.url(f"/feeds/{n}.xml"), now=_start())
+    return time.perf_counter() - started
 
 
 def postgres_url() -> str:
@@ -210,28 +259,17 @@ def main() -> None:
         extract_s, texts = extract_alone(pages, args.outlets)
         report["extract_alone_pages_s"] = count / extract_s
         report["cluster_alone_ms_per_article"] = 1000 * cluster_alone(texts) / len(texts)
-        for db in args.db.split(","):
+        report["parse_alone_ms_per_feed"] = 1000 * parse_alone(server, args.outlets) / args.outlets
+        runs = [(db, True) for db in args.db.split(",")] + [("sqlite", False)]
+        for db, overlap in runs:
             url = f"sqlite:///{tempfile.mkdtemp()}/bench.db" if db == "sqlite" else postgres_url()
             try:
                 server.hits.clear()
-                timings = pipeline_run(url, entries)
+                timings = pipeline_run(url, entries, overlap=overlap)
             finally:
                 if db != "sqlite":
                     drop_postgres(url)
-            e2e = timings["feeds"] + timings["pages"] + timings["cluster"]
-            report[db] = {
-                **{k: round(v, 2) for k, v in timings.items()},
-                "e2e_articles_s": round(timings["articles"] / e2e, 1),
-                "e2e_with_compare_articles_s": round(
-                    timings["articles"] / (e2e + timings["compare"]), 1
-                ),
-                "ratio_to_trafilatura_text": round(
-                    timings["articles"] / e2e / report["trafilatura_text_pages_s"], 2
-                ),
-                "ratio_to_trafilatura_meta": round(
-                    timings["articles"] / e2e / report["trafilatura_meta_pages_s"], 2
-                ),
-            }
+            report[db if overlap else "sqlite_stages_one_after_another"] = summary(timings, report)
     report["memory"] = peak_rss_mb()
     report["load_avg_end"] = os.getloadavg()[0]
     print(json.dumps(report, indent=2, default=lambda v: round(v, 2)))
