@@ -40,6 +40,28 @@ class HostGate:
         self._shared = shared
         self._lock = threading.Lock()
         self._hosts: dict[str, _HostState] = {}
+        self._paused_until: dict[str, float] = {}
+
+    def pause(self, origin: str, seconds: float) -> None:
+        """No request to ``origin`` for ``seconds`` (a server's Retry-After); a longer pause
+        already in force is kept."""
+        if seconds <= 0:
+            return
+        until = self._clock() + seconds
+        with self._lock:
+            self._paused_until[origin] = max(until, self._paused_until.get(origin, until))
+
+    def paused_for(self, origin: str) -> float:
+        """Seconds left of ``origin``'s pause (0: none)."""
+        with self._lock:
+            until = self._paused_until.get(origin)
+            if until is None:
+                return 0.0
+            left = until - self._clock()
+            if left <= 0:
+                del self._paused_until[origin]
+                return 0.0
+            return left
 
     @contextlib.contextmanager
     def slot(self, host: str) -> Iterator[float]:

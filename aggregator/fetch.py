@@ -196,7 +196,7 @@ class Fetcher:
         if not self._settings.respect_robots:
             return True
         parts = self._checked(url, self._call(url, ""))
-        origin = f"{parts.scheme}://{parts.netloc.rpartition('@')[2].lower()}"
+        origin = _origin(parts)
         with self._origin_lock(origin):
             entry = self._robots.get(origin)
             if entry is None or entry.expires_at <= self._clock():
@@ -248,6 +248,7 @@ class Fetcher:
             request = self._request(call, parts, headers)
         except httpx.InvalidURL as exc:
             raise call.error(f"bad URL: {exc}", "bad_url") from exc
+        self._refuse_if_paused(call, parts)
         with self._gate.slot((parts.hostname or "").lower()) as waited:
             call.budget.extend(waited)
             try:
@@ -260,6 +261,15 @@ class Fetcher:
                 raise self._transport_error(call, exc) from exc
             except BlockedAddressError as exc:
                 raise call.error(exc.message, exc.code) from exc
+
+    def _refuse_if_paused(self, call: Call, parts: SplitResult) -> None:
+        """A server that answered 429/503 with Retry-After pauses its whole origin: no request
+        to it (feeds, pages, robots.txt) until the pause is over; nothing is sent."""
+        left = self._gate.paused_for(_origin(parts))
+        if left > 0:
+            error = call.error(f"the server asked for a pause, {left:.0f} s left", "rate_limited")
+            error.retry_after_s = left
+            raise error
 
     def _request(self, call: Call, parts: SplitResult, headers: dict[str, str]) -> httpx.Request:
         wait = max(0.001, min(self._settings.timeout_s, call.budget.remaining()))
@@ -321,6 +331,9 @@ class Fetcher:
         what = "empty body" if code == "empty_body" else f"HTTP {answer.status}"
         error = call.error(what, code, answer.status)
         error.retry_after_s = retry_after
+        if code == "rate_limited" and retry_after:
+            pause = min(retry_after, self._settings.max_host_pause_s)
+            self._gate.pause(_origin(urlsplit(answer.final_url)), pause)
         raise error
 
     def _response(
@@ -448,3 +461,8 @@ def _unreachable(previous: _RobotsEntry | None, expires_at: float) -> _RobotsEnt
     if previous is not None and previous.fetched:
         return _RobotsEntry(previous.rules, expires_at, fetched=True)
     return _RobotsEntry(_robots.ALLOW_ALL, expires_at, fetched=False)
+
+
+def _origin(parts: SplitResult) -> str:
+    """``scheme://host:port`` without credentials: what a Retry-After pauses."""
+    return f"{parts.scheme}://{parts.netloc.rpartition('@')[2].lower()}"

@@ -219,10 +219,12 @@ class PageStage:
             return True  # robots.txt unreachable: allowed (RFC 9309, 2.3.1.3/2.3.1.4)
 
     def _fetch_failed(self, page: PendingPage, exc: FetchError) -> PageOutcome | None:
-        attempts = page.attempts + 1
+        paused = exc.code == "rate_limited" and exc.status is None  # nothing was sent
+        attempts = page.attempts + (0 if paused else 1)
         event(log, "page.fetch_failed", level=logging.WARNING, code=exc.code, error=str(exc))
         if exc.code in TRANSIENT and attempts < MAX_ATTEMPTS:
-            wait = max(exc.retry_after_s or 0.0, 60.0 * 4**page.attempts)
+            backoff = 0.0 if paused else 60.0 * 4**page.attempts
+            wait = max(exc.retry_after_s or 0.0, backoff)
             self.store.articles.defer_page(
                 page.article_id, self.clock() + timedelta(seconds=wait), attempts=attempts
             )

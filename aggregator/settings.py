@@ -47,6 +47,7 @@ class FetchSettings:
     respect_robots: bool = True
     robots_ttl_s: float = 3600.0
     unconditional_every_h: float = 24.0  # a plain GET now and then, whatever the validators
+    max_host_pause_s: float = 3600.0  # cap on the pause a Retry-After puts on a whole origin
 
 
 @dataclass(frozen=True, slots=True)

@@ -30,6 +30,7 @@ outlets), re-dated, so the clusterer does real work. Exit status 1 when a target
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
 import html
 import json
@@ -75,7 +76,8 @@ def load_articles() -> list[dict[str, Any]]:
 
 @dataclass
 class Farm:
-    """``feeds`` outlets on one local server; ``faulty`` of them misbehave."""
+    """``feeds`` outlets on one local server; ``faulty`` of them misbehave, each from a server
+    of its own (a Retry-After pauses its whole origin, as a real site's would)."""
 
     server: LocalServer
     articles: list[dict[str, Any]]
@@ -86,6 +88,19 @@ class Farm:
     served: Counter[str] = field(default_factory=Counter)
     published: set[str] = field(default_factory=set)  # GUIDs served in whole documents
     lock: threading.Lock = field(default_factory=threading.Lock)
+    origins: contextlib.ExitStack = field(default_factory=contextlib.ExitStack)
+    own: dict[int, LocalServer] = field(default_factory=dict)
+
+    def __enter__(self) -> Farm:
+        self.install()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.origins.close()
+
+    def site(self, n: int) -> LocalServer:
+        """The server of outlet ``n``."""
+        return self.own.get(n, self.server)
 
     def outlet(self, n: int) -> str:
         return f"fault-{n:03d}" if n in self.faulty else f"o{n:03d}"
@@ -94,9 +109,12 @@ class Farm:
         return 60.0 + int(hashlib.sha256(str(n).encode()).hexdigest(), 16) % 61
 
     def install(self) -> None:
-        self.server.route("/robots.txt", "User-agent: *\nAllow: /\n")
+        for n in sorted(self.faulty):
+            self.own[n] = self.origins.enter_context(serve(self.server.host))
+        for site in (self.server, *self.own.values()):
+            site.route("/robots.txt", "User-agent: *\nAllow: /\n")
         for n in range(self.feeds):
-            self.server.routes[f"/f/{n}.xml"] = self._feed(n)
+            self.site(n).routes[f"/f/{n}.xml"] = self._feed(n)
         self.server.route("/drip", handler=drip_body(0.5, 200))
 
     def fault(self, n: int) -> str | None:
@@ -144,11 +162,12 @@ class Farm:
             article = self.articles[(n * 7 + k * 3) % len(self.articles)]
             when = datetime.fromtimestamp(self.start + k * period - n % 60, UTC)
             path = f"/p/{n}/{k}.html"
-            if path not in self.server.routes:
-                self.server.routes[path] = self._page(n, article)
+            site = self.site(n)
+            if path not in site.routes:
+                site.routes[path] = self._page(n, article)
             items.append(
                 f"<item><title>{escape(article['title'])}</title>"
-                f"<link>{self.server.url(path)}</link><guid>{n}-{k}</guid>"
+                f"<link>{site.url(path)}</link><guid>{n}-{k}</guid>"
                 f"<pubDate>{format_datetime(when, usegmt=True)}</pubDate>"
                 f"<description>{escape(article['text'][:200])}</description></item>"
             )
@@ -181,7 +200,7 @@ class Farm:
 def outlets_toml(farm: Farm) -> str:
     return "\n".join(
         f'[[outlet]]\nid = "{farm.outlet(n)}"\nname = "Outlet {n}"\nlanguage = "en"\n'
-        f'interval_minutes = 1\nfeeds = ["{farm.server.url(f"/f/{n}.xml")}"]\n'
+        f'interval_minutes = 1\nfeeds = ["{farm.site(n).url(f"/f/{n}.xml")}"]\n'
         for n in range(farm.feeds)
     )
 
@@ -310,9 +329,7 @@ def main(argv: list[str] | None = None) -> int:
     database = args.database or f"sqlite:///{folder / 'soak.db'}"
     port = free_port()
     log_path = folder / "service.log"
-    with serve("127.0.0.1") as server:
-        farm = Farm(server, articles, args.feeds, faulty)
-        farm.install()
+    with serve("127.0.0.1") as server, Farm(server, articles, args.feeds, faulty) as farm:
         (folder / "outlets.toml").write_text(outlets_toml(farm), encoding="utf-8")
         env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSAGG_")}
         env.update(

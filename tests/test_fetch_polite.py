@@ -8,6 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from aggregator._robots import parse_robots
+from aggregator.errors import FetchError
 from aggregator.fetch import Fetcher
 from tests.support.fetchkit import InFlight, closed_port, reset, settings
 from tests.support.httpserver import LocalServer, Response, serve
@@ -198,3 +199,34 @@ def test_robots_matching_does_not_backtrack_for_ages() -> None:
     hostile = "User-agent: *\nDisallow: /" + "*a" * 200 + "b"
     rules = parse_robots(hostile, UA)
     assert rules.allows("http://example.test/" + "a" * 5000)
+
+
+# -- Retry-After pauses the origin ------------------------------------------------------------
+
+
+def test_retry_after_pauses_the_whole_origin_until_it_is_over(http_server: LocalServer) -> None:
+    """Nothing is sent to a paused origin (the error says how long is left); the pause is
+    capped by ``max_host_pause_s``; another origin (here another port) is not paused."""
+    now = [1000.0]
+    busy = http_server.route("/busy", status=429, headers={"Retry-After": "7200"})
+    page = http_server.route("/page", "<p>fine</p>")
+    with (
+        serve("127.0.0.1") as other,
+        Fetcher(settings(max_host_pause_s=600.0), clock=lambda: now[0]) as f,
+    ):
+        elsewhere = other.route("/page", "<p>also fine</p>")
+        with pytest.raises(FetchError) as first:
+            f.fetch(busy)
+        assert (first.value.status, first.value.retry_after_s) == (429, 7200.0)
+        with pytest.raises(FetchError) as paused:
+            f.fetch(page)
+        assert (paused.value.code, paused.value.status) == ("rate_limited", None)
+        assert paused.value.retry_after_s == pytest.approx(600.0)
+        assert f.fetch(elsewhere).status == 200
+        now[0] += 599.0
+        with pytest.raises(FetchError) as still:
+            f.fetch(page)
+        assert still.value.retry_after_s == pytest.approx(1.0)
+        now[0] += 1.5
+        assert f.fetch(page).status == 200
+    assert http_server.hits["/page"] == 1 and http_server.hits["/busy"] == 1

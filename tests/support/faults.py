@@ -12,6 +12,7 @@ The documents here are our own synthetic ones; real pages and feeds are read fro
 
 from __future__ import annotations
 
+import contextlib
 import email.utils
 import functools
 import hashlib
@@ -30,7 +31,7 @@ from xml.sax.saxutils import escape
 import brotli
 
 from tests.support.fetchkit import drip_body, endless_body
-from tests.support.httpserver import Handler, LocalServer, Request, Response
+from tests.support.httpserver import Handler, LocalServer, Request, Response, serve
 
 TALLY: Counter[str] = Counter()  # fault kind -> times served, over the whole test session
 _TALLY_LOCK = threading.Lock()
@@ -278,6 +279,7 @@ class FaultWeb:
     private: LocalServer
     kinds: dict[str, str] = field(default_factory=dict)  # path -> kind
     stop: threading.Event = field(default_factory=threading.Event)
+    origins: contextlib.ExitStack = field(default_factory=contextlib.ExitStack)
 
     def __post_init__(self) -> None:
         self.private.route("/feed.xml", "<rss><channel><title>internal</title></channel></rss>")
@@ -298,8 +300,11 @@ class FaultWeb:
         status: int = 200,
         headers: dict[str, str] | None = None,
         handler: Handler | None = None,
+        own_origin: bool = False,
     ) -> str:
-        """Register ``path`` as an instance of fault ``kind``; returns its URL."""
+        """Register ``path`` as an instance of fault ``kind``; returns its URL. ``own_origin``
+        serves it from a server of its own (another port): a Retry-After pauses a whole
+        origin, which would hold every other fault of the public server."""
         if handler is None:
             data = body.encode() if isinstance(body, str) else body
             fixed = Response(status, data, dict(headers or {}))
@@ -314,7 +319,8 @@ class FaultWeb:
             return inner(request, h)
 
         self.kinds[path] = kind
-        return self.public.route(path, handler=counted)
+        server = self.origins.enter_context(serve(self.public.host)) if own_origin else self.public
+        return server.route(path, handler=counted)
 
     def page(self, path: str, html: str | bytes, kind: str = "page") -> str:
         data = html.encode() if isinstance(html, str) else html
@@ -357,6 +363,7 @@ class FaultWeb:
 
     def close(self) -> None:
         self.stop.set()
+        self.origins.close()
 
 
 def wait_until(condition: Callable[[], bool], timeout: float, step: float = 0.1) -> bool:
