@@ -33,6 +33,10 @@ def make_engine(url: str, *, busy_timeout_ms: int = 10_000, pool_size: int = 5) 
         parsed = make_url(url)
     except ArgumentError as exc:
         raise ConfigError(f"invalid database URL: {exc}", resource="database.url") from exc
+    except ValueError as exc:  # urllib's own complaints (a broken IPv6 literal, a bad port)
+        raise ConfigError(
+            f"invalid database URL: {type(exc).__name__}: {exc}", resource="database.url"
+        ) from None
     if parsed.get_backend_name() == "sqlite":
         return _sqlite_engine(url, parsed.database, busy_timeout_ms)
     if parsed.get_backend_name() == "postgresql":

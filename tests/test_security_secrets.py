@@ -148,15 +148,7 @@ def test_credentials_in_feed_urls_are_not_shown_on_the_outlets_page_or_api(
     [
         f"postgresql+psycopg://newsagg:{DB_PASSWORD}@127.0.0.1:1/newsagg",
         f"postgresql+psycopg://postgres:{DB_PASSWORD}@127.0.0.1:5432/no_such_db_for_newsagg",
-        pytest.param(
-            f"postgresql://newsagg:{DB_PASSWORD}@[::1/broken",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="a malformed database URL escapes storage.db.make_engine as a ValueError "
-                "traceback (SQLAlchemy's make_url raises ValueError, only ArgumentError is "
-                "caught); the password is not in it. See the issue 7 report",
-            ),
-        ),
+        f"postgresql://newsagg:{DB_PASSWORD}@[::1/broken",
     ],
     ids=["refused", "no-such-database", "malformed"],
 )
