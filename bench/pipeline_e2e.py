@@ -2,9 +2,10 @@
 
     .venv/bin/python -m bench.pipeline_e2e [--outlets 10] [--db sqlite,postgres] [--json PATH]
 
-A local server publishes the 181 real pages of the article-extraction benchmark as the
-articles of ``--outlets`` outlets (one feed each, every page at every outlet: reprints, so
-the clusterer has copy groups to find; 181 x outlets pages, up to 5,000 with 28 outlets).
+A local server, in a process of its own, publishes the 181 real pages of the
+article-extraction benchmark as the articles of ``--outlets`` outlets (one feed each, every
+page at every outlet: reprints, so the clusterer has copy groups to find; 181 x outlets
+pages, up to 5,000 with 28 outlets).
 In one run it measures:
 
 - the limit: trafilatura alone (``trafilatura.extract``, text only, and ``bare_extraction``
@@ -29,15 +30,19 @@ from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
 import os
 import platform
 import resource
 import tempfile
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
@@ -95,7 +100,43 @@ def _start() -> datetime:
     return datetime(2026, 11, 27, 12, tzinfo=UTC)
 
 
-def fetch_alone(server: LocalServer, pages: list[Page], outlets: int) -> float:
+@dataclass(frozen=True)
+class Site:
+    """The local server, seen from this process."""
+
+    base: str
+
+    def url(self, path: str) -> str:
+        return self.base + path
+
+
+def _serve_child(outlets: int, conn: Connection) -> None:
+    shared = shared_data_dir()
+    assert shared is not None
+    with serve() as server:
+        conn.send((server.url(""), publish(server, benchmark_pages(shared), outlets)))
+        conn.recv()  # until the parent is done
+
+
+@contextmanager
+def served_apart(outlets: int) -> Iterator[tuple[Site, list[dict[str, object]]]]:
+    """The local server in a process of its own: serving pages is the remote sites' work,
+    not the pipeline's, so it must not share this process (and its GIL) with the pipeline."""
+    context = multiprocessing.get_context("spawn")
+    parent, child = context.Pipe()
+    process = context.Process(target=_serve_child, args=(outlets, child), daemon=True)
+    process.start()
+    try:
+        base, entries = parent.recv()
+        yield Site(base), entries
+    finally:
+        parent.send("stop")
+        process.join(10)
+        if process.is_alive():
+            process.kill()
+
+
+def fetch_alone(server: Site, pages: list[Page], outlets: int) -> float:
     from aggregator.fetch import Fetcher
     from aggregator.settings import FetchSettings
 
@@ -198,7 +239,7 @@ def summary(timings: dict[str, float], report: dict[str, Any]) -> dict[str, floa
     }
 
 
-def parse_alone(server: LocalServer, outlets: int) -> float:
+def parse_alone(server: Site, outlets: int) -> float:
     """Seconds to parse every outlet's feed (our parser, feedparser inside) in this process."""
     from aggregator.fetch import Fetcher
     from aggregator.parse import parse_feed
@@ -253,8 +294,7 @@ def main() -> None:
     }
     report["trafilatura_text_pages_s"] = count / pooled(trafilatura_text, html)
     report["trafilatura_meta_pages_s"] = count / pooled(trafilatura_with_metadata, html)
-    with serve() as server:
-        entries = publish(server, pages, args.outlets)
+    with served_apart(args.outlets) as (server, entries):
         report["fetch_alone_pages_s"] = count / fetch_alone(server, pages, args.outlets)
         extract_s, texts = extract_alone(pages, args.outlets)
         report["extract_alone_pages_s"] = count / extract_s
@@ -264,7 +304,6 @@ def main() -> None:
         for db, overlap in runs:
             url = f"sqlite:///{tempfile.mkdtemp()}/bench.db" if db == "sqlite" else postgres_url()
             try:
-                server.hits.clear()
                 timings = pipeline_run(url, entries, overlap=overlap)
             finally:
                 if db != "sqlite":
