@@ -18,6 +18,7 @@ from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_MAX_INSTANCES
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 
+from aggregator import _malloc
 from aggregator.log import event
 
 log = logging.getLogger("newsagg.service")
@@ -47,6 +48,7 @@ class Service:
 
     def start(self) -> None:
         sys.setswitchinterval(SWITCH_INTERVAL_S)
+        _malloc.tune()
         now = datetime.now(UTC)
         for name, (func, seconds) in self._jobs.items():
             self._scheduler.add_job(
