@@ -468,7 +468,8 @@ def losses(farm: Farm, url: str) -> dict[str, Any]:
     with Store.open(url) as store:
         ids = list(range(1, store.articles.count() + 1000))
         # feedparser resolves a GUID that looks relative against the feed's URL: keep its tail
-        stored = Counter((a.guid or "").rsplit("/", 1)[-1] for a in store.articles.get_many(ids))
+        # (entries cut from a truncated document have no GUID: keyed by content, not counted)
+        stored = Counter(a.guid.rsplit("/", 1)[-1] for a in store.articles.get_many(ids) if a.guid)
     with farm.lock:
         published = set(farm.published)
     return {
