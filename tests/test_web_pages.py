@@ -11,7 +11,7 @@ from typing import Any
 
 from aggregator.types import OutletConfig
 from aggregator.web.compareview import Refs, build_parts, heat
-from aggregator.web.views import fmt_duration, sparkline, why_lines
+from aggregator.web.views import bars_markup, fmt_duration, sparkline, why_lines
 from tests.support.webdata import NOW
 from tests.support.webkit import Site
 
@@ -121,6 +121,10 @@ def test_view_helpers() -> None:
     bars = sparkline([start, start, start + timedelta(hours=10)], width=100, height=20, buckets=10)
     assert [b.count for b in bars] == [2, 1] and bars[0].height == 20
     assert sparkline([]) == []
+    drawn = bars_markup(bars)
+    assert drawn.count("<rect ") == 2 and "<title>2 articles</title>" in drawn
+    assert '<rect x="0.0" y="0.0" width="8.0" height="20.0">' in drawn
+    assert "<title>1 article</title>" in drawn and bars_markup([]) == ""
     assert fmt_duration(90) == "90 s" and fmt_duration(7200 * 3) == "6.0 h"
     lines = dict(why_lines({"shared_terms": ["iran", "isis"], "gap_s": 3600}, 0.71234, "centroid"))
     assert lines == {"score": "0.712", "rule": "centroid", "shared terms": "iran, isis",

@@ -12,7 +12,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from aggregator.web import params
 from aggregator.web.compareview import Refs, build_parts
 from aggregator.web.context import ctx, reader, render
-from aggregator.web.views import public_outlets, sparkline, why_lines
+from aggregator.web.views import bars_markup, public_outlets, sparkline, why_lines
 from storage import opsqueries, queries
 
 router = APIRouter(dependencies=[Depends(reader)], include_in_schema=False)
@@ -75,7 +75,7 @@ def stories(
     return render(
         request,
         "stories.html",
-        items=[(item, sparkline(times.get(item.id, []))) for item in page.items],
+        items=[(item, bars_markup(sparkline(times.get(item.id, [])))) for item in page.items],
         names={o["id"]: o["name"] for o in outlets},
         outlets=outlets,
         labels=_label_choices(outlets),

@@ -132,6 +132,18 @@ def sparkline(
     return bars
 
 
+def bars_markup(bars: Sequence[Bar]) -> Markup:
+    """The bars as SVG ``rect`` elements, built in one pass: numbers only, nothing from the
+    outside (a page of 50 stories drew 800 bars through 5,000 template escapes)."""
+    rects = "".join(
+        f'<rect x="{float(b.x)}" y="{float(b.y)}" width="{float(b.width)}" '
+        f'height="{float(b.height)}"><title>{int(b.count)} article'
+        f"{'s' if b.count != 1 else ''}</title></rect>"
+        for b in bars
+    )
+    return Markup(rects)  # noqa: S704 (floats and ints formatted here, no text from outside)
+
+
 WHY_LABELS = {
     "score": "score",
     "rule": "rule",
