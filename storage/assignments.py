@@ -131,41 +131,35 @@ class AssignmentRepo(Repo):
     ) -> Iterator[list[RestoreRow]]:
         """Stored signatures newer than ``since`` with each article's current place, in the
         order the clusterer took them (``cluster_seq``), in batches: a restarting clusterer
-        rebuilds its index in the same order the running one built it."""
+        rebuilds its index in the same order the running one built it.
+
+        One statement, streamed (a server-side cursor on PostgreSQL), read in one snapshot:
+        the order is on an expression no index serves, so keyset pages sorted the whole
+        window again for every page (350k rows: 102 s in pages, 9 s in one pass)."""
         order = func.coalesce(ArticleRow.cluster_seq, 0)
-        last: tuple[int, int] | None = None
-        while True:
-            query = (
-                select(
-                    SignatureRow.article_id,
-                    ArticleRow.outlet_id,
-                    SignatureRow.sort_time,
-                    SignatureRow.payload,
-                    StoryClusterRow.key,
-                    MembershipRow.copy_group,
-                    order,
-                )
-                .join(ArticleRow, ArticleRow.id == SignatureRow.article_id)
-                .join(
-                    MembershipRow,
-                    (MembershipRow.article_id == SignatureRow.article_id)
-                    & (MembershipRow.param_version == version),
-                )
-                .join(StoryClusterRow, StoryClusterRow.id == MembershipRow.cluster_id)
-                .where(SignatureRow.param_version == version, SignatureRow.sort_time >= since)
-                .order_by(order, SignatureRow.article_id)
-                .limit(batch)
+        query = (
+            select(
+                SignatureRow.article_id,
+                ArticleRow.outlet_id,
+                SignatureRow.sort_time,
+                SignatureRow.payload,
+                StoryClusterRow.key,
+                MembershipRow.copy_group,
             )
-            if last is not None:
-                query = query.where(
-                    (order > last[0]) | ((order == last[0]) & (SignatureRow.article_id > last[1]))
-                )
-            with self.session(write=False) as session:
-                found = session.execute(query).all()
-            if not found:
-                return
-            yield [RestoreRow(a, o, t, bytes(p), k, g) for a, o, t, p, k, g, _ in found]
-            last = (int(found[-1][6]), int(found[-1][0]))
+            .join(ArticleRow, ArticleRow.id == SignatureRow.article_id)
+            .join(
+                MembershipRow,
+                (MembershipRow.article_id == SignatureRow.article_id)
+                & (MembershipRow.param_version == version),
+            )
+            .join(StoryClusterRow, StoryClusterRow.id == MembershipRow.cluster_id)
+            .where(SignatureRow.param_version == version, SignatureRow.sort_time >= since)
+            .order_by(order, SignatureRow.article_id)
+            .execution_options(yield_per=batch)
+        )
+        with self.session(write=False) as session:
+            for part in session.execute(query).partitions(batch):
+                yield [RestoreRow(a, o, t, bytes(p), k, g) for a, o, t, p, k, g in part]
 
     def newest_time(self, version: str) -> datetime | None:
         """The latest ``sort_time`` among the stored signatures of a parameter set."""

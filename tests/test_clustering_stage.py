@@ -78,6 +78,10 @@ def test_a_restarted_clusterer_rebuilds_its_index_from_storage(imported) -> None
         len(b) for b in store.assignments.restore_rows(version, datetime(2000, 1, 1, tzinfo=UTC))
     )
     assert rows == store.articles.count()
+    since = datetime(2000, 1, 1, tzinfo=UTC)
+    whole = [r.article_id for b in store.assignments.restore_rows(version, since) for r in b]
+    small = list(store.assignments.restore_rows(version, since, batch=7))
+    assert max(len(b) for b in small) == 7 and [r.article_id for b in small for r in b] == whole
     fresh = build_cluster_stage(settings, store, clock=lambda: NOW)
     assert fresh.run(100) == 0
     engine = fresh.engine
