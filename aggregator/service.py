@@ -8,7 +8,6 @@ still going, and ``misfire_grace_time`` drops runs that are too late to matter.
 from __future__ import annotations
 
 import logging
-import sys
 import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -22,14 +21,6 @@ from aggregator import _malloc
 from aggregator.log import event
 
 log = logging.getLogger("newsagg.service")
-
-
-# How long a thread may hold the GIL while others wait (CPython's default: 5 ms). The service
-# mixes CPU-bound threads (clustering, comparisons, parsing results) with threads that release
-# the GIL at every database call or socket read (web requests, feed and page fetches, writers
-# holding the SQLite write lock): at 5 ms, each of those calls can wait a whole interval to get
-# the GIL back, and a request made of hundreds of calls takes seconds (the convoy effect).
-SWITCH_INTERVAL_S = 0.0005
 
 
 class Service:
@@ -47,7 +38,6 @@ class Service:
         self._scheduler.add_listener(self._on_event, EVENT_JOB_ERROR | EVENT_JOB_MAX_INSTANCES)
 
     def start(self) -> None:
-        sys.setswitchinterval(SWITCH_INTERVAL_S)
         _malloc.tune()
         now = datetime.now(UTC)
         for name, (func, seconds) in self._jobs.items():
