@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from aggregator import _malloc
 from aggregator.log import bind, event
 from aggregator.pipeline import Pipeline
 from aggregator.settings import Settings
@@ -87,7 +86,6 @@ class Jobs:
             )
 
     def heartbeat(self) -> None:
-        _malloc.trim()  # memory freed since the last beat goes back to the system
         self.store.workers.heartbeat(
             self.owner,
             kind=self.kind,

@@ -17,7 +17,6 @@ from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_MAX_INSTANCES
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from aggregator import _malloc
 from aggregator.log import event
 
 log = logging.getLogger("newsagg.service")
@@ -38,7 +37,6 @@ class Service:
         self._scheduler.add_listener(self._on_event, EVENT_JOB_ERROR | EVENT_JOB_MAX_INSTANCES)
 
     def start(self) -> None:
-        _malloc.tune()
         now = datetime.now(UTC)
         for name, (func, seconds) in self._jobs.items():
             self._scheduler.add_job(
