@@ -427,6 +427,8 @@ class Fetcher:
             answer = self._exchange(call, self._headers(ROBOTS_ACCEPT, None))
         except FetchError as exc:
             logger.debug("robots unreachable origin=%s code=%s", origin, exc.code)
+            if exc.code == "rate_limited" and exc.status is None:  # the origin is paused:
+                return _unreachable(previous, now)  # nothing learnt, ask again after the pause
             return _unreachable(previous, now + min(ttl, _UNREACHABLE_TTL_S))
         if 200 <= answer.status < 300:
             text = answer.body.decode("utf-8", errors="replace")

@@ -230,3 +230,18 @@ def test_retry_after_pauses_the_whole_origin_until_it_is_over(http_server: Local
         now[0] += 1.5
         assert f.fetch(page).status == 200
     assert http_server.hits["/page"] == 1 and http_server.hits["/busy"] == 1
+
+
+def test_robots_txt_is_read_after_a_pause_not_assumed_from_it(http_server: LocalServer) -> None:
+    """A robots.txt refused by the origin's pause is not cached as "allow everything"."""
+    now = [1000.0]
+    busy = http_server.route("/busy", status=429, headers={"Retry-After": "60"})
+    http_server.route("/robots.txt", "User-agent: *\nDisallow: /private\n")
+    with Fetcher(settings(respect_robots=True, robots_ttl_s=3600), clock=lambda: now[0]) as f:
+        with pytest.raises(FetchError):
+            f.fetch(busy)
+        assert f.robots_allows(http_server.url("/private/page"))  # unknown while paused
+        assert http_server.hits["/robots.txt"] == 0
+        now[0] += 61.0
+        assert not f.robots_allows(http_server.url("/private/page"))
+    assert http_server.hits["/robots.txt"] == 1
