@@ -12,10 +12,9 @@ consumption order and restore them into a fresh engine), in a fresh process (so 
 the restart's own). Target: under 30 seconds for 350k.
 
 Then, in another fresh process, where the time goes: reading the rows as the service does
-(``restore_rows``, one streamed statement), ``DedupEngine.restore`` alone over rows held in
-memory (CPU seconds), and, for comparison, the same rows read in one streamed pass of the same
-query (now what the service does too; it read keyset pages before: 102 s at 350k).
-``--row-by-row`` also times the article-by-article restore the batched one replaced.
+(``restore_rows``, one streamed statement; it read keyset pages before: 102 s at 350k) and
+``DedupEngine.restore`` alone over rows held in memory (CPU seconds). ``--row-by-row`` also
+times the article-by-article restore the batched one replaced.
 """
 
 from __future__ import annotations
@@ -171,10 +170,6 @@ def breakdown(db: Path, row_by_row: bool) -> dict[str, Any]:
         out: dict[str, Any] = {}
         with _timed(out, "read_service"):
             items = list(Clusterer._stored(repo.restore_rows(version, since)))
-        with _timed(out, "read_one_pass"):
-            again = list(Clusterer._stored(_one_pass(repo, version, since)))
-        out["one_pass_rows_same"] = [i.id for i in again] == [i.id for i in items]
-        del again
         with _timed(out, "restore_batched"):
             DedupEngine(clusterer.params).restore(items)
         if row_by_row:
@@ -191,39 +186,6 @@ def _timed(out: dict[str, Any], name: str) -> Iterator[None]:
     yield
     out[f"{name}_s"] = round(time.perf_counter() - started, 2)
     out[f"{name}_cpu_s"] = round(time.process_time() - cpu, 2)
-
-
-def _one_pass(repo: Any, version: str, since: datetime, batch: int = 5000) -> Iterator[Any]:
-    """``AssignmentRepo.restore_rows``' query without keyset pages: sorted once, streamed."""
-    from sqlalchemy import func, select
-
-    from storage.assignments import RestoreRow
-    from storage.models import ArticleRow, MembershipRow, SignatureRow, StoryClusterRow
-
-    order = func.coalesce(ArticleRow.cluster_seq, 0)
-    query = (
-        select(
-            SignatureRow.article_id,
-            ArticleRow.outlet_id,
-            SignatureRow.sort_time,
-            SignatureRow.payload,
-            StoryClusterRow.key,
-            MembershipRow.copy_group,
-        )
-        .join(ArticleRow, ArticleRow.id == SignatureRow.article_id)
-        .join(
-            MembershipRow,
-            (MembershipRow.article_id == SignatureRow.article_id)
-            & (MembershipRow.param_version == version),
-        )
-        .join(StoryClusterRow, StoryClusterRow.id == MembershipRow.cluster_id)
-        .where(SignatureRow.param_version == version, SignatureRow.sort_time >= since)
-        .order_by(order, SignatureRow.article_id)
-        .execution_options(yield_per=batch)
-    )
-    with repo.session(write=False) as session:
-        for part in session.execute(query).partitions(batch):
-            yield [RestoreRow(a, o, t, bytes(p), k, g) for a, o, t, p, k, g in part]
 
 
 def _in_child(function: Callable[..., dict[str, Any]], *args: Any) -> dict[str, Any]:
