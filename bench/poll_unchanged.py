@@ -21,29 +21,21 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bench.pipeline_e2e import drop_postgres, postgres_url
+from tests.support.cli import local_env
 from tests.support.httpserver import serve
 from tests.support.newsite import Page, benchmark_pages, conditional, outlets_toml, rss
-from tests.support.paths import REPO, shared_data_dir
+from tests.support.paths import shared_data_dir
 
 
 def env_for(url: str, outlets: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSAGG_")}
-    env.update(
-        {
-            "NEWSAGG_DATABASE_URL": url,
-            "NEWSAGG_OUTLETS": str(outlets),
-            "NEWSAGG_SETTINGS": str(REPO / "config" / "settings.toml"),
-            "NEWSAGG_LEXICONS": str(REPO / "config" / "lexicons.toml"),
-            "NEWSAGG_FETCH_ALLOW_HOSTS": "127.0.0.1",
-            "NEWSAGG_FETCH_PER_HOST_DELAY_S": "0",
-            "NEWSAGG_FETCH_PER_HOST_CONCURRENCY": "16",
-            "NEWSAGG_POLL_FEED_WORKERS": "16",
-            "NEWSAGG_POLL_FEEDS_PER_TICK": "200",
-            "NEWSAGG_LOG_LEVEL": "WARNING",
-            "PYTHONPATH": str(REPO),
-        }
+    return local_env(
+        url,
+        outlets,
+        FETCH_PER_HOST_CONCURRENCY="16",
+        POLL_FEED_WORKERS="16",
+        POLL_FEEDS_PER_TICK="200",
+        LOG_LEVEL="WARNING",
     )
-    return env
 
 
 def poll(env: dict[str, str], cwd: Path) -> float:

@@ -56,6 +56,7 @@ from xml.sax.saxutils import escape
 import httpx
 
 from storage.store import Store
+from tests.support.cli import local_env
 from tests.support.fetchkit import drip_body
 from tests.support.httpserver import LocalServer, Request, Response, serve
 from tests.support.paths import REPO, shared_data_dir
@@ -331,26 +332,17 @@ def main(argv: list[str] | None = None) -> int:
     log_path = folder / "service.log"
     with serve("127.0.0.1") as server, Farm(server, articles, args.feeds, faulty) as farm:
         (folder / "outlets.toml").write_text(outlets_toml(farm), encoding="utf-8")
-        env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSAGG_")}
-        env.update(
-            {
-                "NEWSAGG_DATABASE_URL": database,
-                "NEWSAGG_OUTLETS": str(folder / "outlets.toml"),
-                "NEWSAGG_SETTINGS": str(REPO / "config" / "settings.toml"),
-                "NEWSAGG_LEXICONS": str(REPO / "config" / "lexicons.toml"),
-                "NEWSAGG_FETCH_ALLOW_HOSTS": "127.0.0.1",
-                "NEWSAGG_FETCH_PER_HOST_DELAY_S": "0",
-                "NEWSAGG_FETCH_PER_HOST_CONCURRENCY": "16",
-                "NEWSAGG_FETCH_TIMEOUT_S": "2",
-                "NEWSAGG_FETCH_DEADLINE_S": "4",
-                "NEWSAGG_POLL_MIN_INTERVAL_MINUTES": "1",
-                "NEWSAGG_POLL_TICK_SECONDS": "2",
-                "NEWSAGG_LOG_FORMAT": "json",
-                "PYTHONPATH": os.pathsep.join(
-                    filter(None, [str(REPO), os.environ.get("PYTHONPATH")])
-                ),
-            }
+        env = local_env(
+            database,
+            folder / "outlets.toml",
+            FETCH_PER_HOST_CONCURRENCY="16",
+            FETCH_TIMEOUT_S="2",
+            FETCH_DEADLINE_S="4",
+            POLL_MIN_INTERVAL_MINUTES="1",
+            POLL_TICK_SECONDS="2",
+            LOG_FORMAT="json",
         )
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))
         subprocess.run(
             [sys.executable, "-m", "aggregator", "migrate"], env=env, cwd=folder, check=True
         )

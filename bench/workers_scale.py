@@ -29,9 +29,10 @@ import psycopg
 
 from storage.db import migrate
 from storage.store import Store
+from tests.support.cli import local_env
 from tests.support.httpserver import serve
 from tests.support.newsite import benchmark_pages, conditional, outlets_toml, rss
-from tests.support.paths import REPO, shared_data_dir
+from tests.support.paths import shared_data_dir
 
 ADMIN = os.environ.get("NEWSAGG_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
@@ -50,22 +51,13 @@ def drop_database(url: str) -> None:
 
 
 def env_for(url: str, outlets: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSAGG_")}
-    env.update(
-        {
-            "NEWSAGG_DATABASE_URL": url,
-            "NEWSAGG_OUTLETS": str(outlets),
-            "NEWSAGG_SETTINGS": str(REPO / "config" / "settings.toml"),
-            "NEWSAGG_LEXICONS": str(REPO / "config" / "lexicons.toml"),
-            "NEWSAGG_FETCH_ALLOW_HOSTS": "127.0.0.1",
-            "NEWSAGG_FETCH_PER_HOST_DELAY_S": "0",
-            "NEWSAGG_FETCH_PER_HOST_CONCURRENCY": "16",
-            "NEWSAGG_POLL_TICK_SECONDS": "1",
-            "NEWSAGG_LOG_LEVEL": "WARNING",
-            "PYTHONPATH": str(REPO),
-        }
+    return local_env(
+        url,
+        outlets,
+        FETCH_PER_HOST_CONCURRENCY="16",
+        POLL_TICK_SECONDS="1",
+        LOG_LEVEL="WARNING",
     )
-    return env
 
 
 def run_once(workers: int, outlets_count: int, shared: Path, tmp: Path) -> dict[str, Any]:

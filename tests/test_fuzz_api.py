@@ -6,15 +6,11 @@ fuzz of the three list endpoints; this extends it to every endpoint and to Postg
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.fuzz import targets
-from tests.support.webdata import filled, pg_database
-from tests.support.webkit import Site, basil_path, serve
+from tests.support.webkit import Site
 
 pytest_plugins = ["tests.support.webfixtures", "tests.support.figureplugin"]
 
@@ -22,20 +18,6 @@ FAST = settings(
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
 )
-
-
-@pytest.fixture(scope="module")
-def pg_site(pg_server_url: str) -> Iterator[Site]:
-    with pg_database(pg_server_url) as url:
-        data = filled(url, basil_path(), stories=12)
-        with serve(url, data) as running_site:
-            yield running_site
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def any_site(request: pytest.FixtureRequest) -> Site:
-    name = "shared_site" if request.param == "sqlite" else "pg_site"
-    return request.getfixturevalue(name)  # type: ignore[no-any-return]
 
 
 @settings(FAST, max_examples=120)

@@ -4,9 +4,6 @@ good as the published trafilatura figure, and a second run stores nothing and fe
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from collections import Counter
 from pathlib import Path
 
@@ -14,40 +11,15 @@ import pytest
 
 from bench.aeb_metric import score
 from storage.store import Store
+from tests.support.cli import local_env, run_cli
 from tests.support.httpserver import LocalServer
 from tests.support.newsite import benchmark_pages, outlets_toml, publish
-from tests.support.paths import REPO
 
 PUBLISHED_TRAFILATURA_F1 = 0.958
 
 
-def run_cli(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "aggregator", *args],
-        env=env,
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
-
-
 def cli_env(db_url: str, outlets: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSAGG_")}
-    env.update(
-        {
-            "NEWSAGG_DATABASE_URL": db_url,
-            "NEWSAGG_OUTLETS": str(outlets),
-            "NEWSAGG_SETTINGS": str(REPO / "config" / "settings.toml"),
-            "NEWSAGG_LEXICONS": str(REPO / "config" / "lexicons.toml"),
-            "NEWSAGG_FETCH_ALLOW_HOSTS": "127.0.0.1",
-            "NEWSAGG_FETCH_PER_HOST_DELAY_S": "0",
-            "NEWSAGG_FETCH_PER_HOST_CONCURRENCY": "8",
-            "PYTHONPATH": str(REPO),
-        }
-    )
-    return env
+    return local_env(db_url, outlets, FETCH_PER_HOST_CONCURRENCY="8")
 
 
 @pytest.mark.slow

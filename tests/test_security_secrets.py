@@ -9,7 +9,6 @@ test_fetch.py the fetcher's own error messages; this module covers the rest of t
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -21,6 +20,7 @@ from aggregator.errors import ConfigError
 from aggregator.settings import DatabaseSettings, Settings, WebSettings, load_settings
 from aggregator.web.app import create_app
 from storage.store import Store
+from tests.support.cli import local_env, run_cli
 from tests.support.faults import Item, article_page, rss, story_text
 from tests.support.httpserver import LocalServer
 from tests.support.paths import REPO
@@ -40,33 +40,11 @@ SECRETS = (FEED_PASSWORD, API_KEY, TOKEN, SIGNATURE, HOP_SECRET, PAGE_TOKEN, ROB
 
 
 def cli(env: dict[str, str], cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "aggregator", *args],
-        env=env,
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    return run_cli(list(args), env, cwd, timeout=300)
 
 
 def base_env(db_url: str, outlets: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSAGG_")}
-    env.update(
-        {
-            "NEWSAGG_DATABASE_URL": db_url,
-            "NEWSAGG_OUTLETS": str(outlets),
-            "NEWSAGG_SETTINGS": str(REPO / "config" / "settings.toml"),
-            "NEWSAGG_LEXICONS": str(REPO / "config" / "lexicons.toml"),
-            "NEWSAGG_FETCH_ALLOW_HOSTS": "127.0.0.1",
-            "NEWSAGG_FETCH_PER_HOST_DELAY_S": "0",
-            "NEWSAGG_LOG_FORMAT": "json",
-            "NEWSAGG_LOG_LEVEL": "DEBUG",
-            "PYTHONPATH": str(REPO),
-        }
-    )
-    return env
+    return local_env(db_url, outlets, LOG_FORMAT="json", LOG_LEVEL="DEBUG")
 
 
 def secret_site(server: LocalServer) -> str:
@@ -104,15 +82,23 @@ def secret_site(server: LocalServer) -> str:
     )
 
 
+def poll_secret_site(
+    server: LocalServer, db_url: str, folder: Path
+) -> subprocess.CompletedProcess[str]:
+    """``migrate`` and one ``poll --once --all`` of ``secret_site`` (JSON logs at DEBUG)."""
+    outlets = folder / "outlets.toml"
+    outlets.write_text(secret_site(server), encoding="utf-8")
+    env = base_env(db_url, outlets)
+    assert cli(env, folder, "migrate").returncode == 0
+    done = cli(env, folder, "poll", "--once", "--all", "--no-progress")
+    assert done.returncode == 0, done.stderr[-3000:]
+    return done
+
+
 def test_credentials_in_feed_and_page_urls_never_reach_the_logs(
     http_server: LocalServer, sqlite_url: str, tmp_path: Path
 ) -> None:
-    outlets = tmp_path / "outlets.toml"
-    outlets.write_text(secret_site(http_server), encoding="utf-8")
-    env = base_env(sqlite_url, outlets)
-    assert cli(env, tmp_path, "migrate").returncode == 0
-    done = cli(env, tmp_path, "poll", "--once", "--all", "--no-progress")
-    assert done.returncode == 0, done.stderr[-3000:]
+    done = poll_secret_site(http_server, sqlite_url, tmp_path)
     logged = done.stdout + done.stderr
     assert '"event": "feed.error"' in logged and '"event": "page.robots_disallowed"' in logged
     assert "/private/2.html" in logged  # the events name their URLs ...
@@ -127,11 +113,7 @@ def test_credentials_in_feed_and_page_urls_never_reach_the_logs(
 def test_credentials_in_feed_urls_are_not_shown_on_the_outlets_page_or_api(
     http_server: LocalServer, sqlite_url: str, tmp_path: Path
 ) -> None:
-    outlets = tmp_path / "outlets.toml"
-    outlets.write_text(secret_site(http_server), encoding="utf-8")
-    env = base_env(sqlite_url, outlets)
-    assert cli(env, tmp_path, "migrate").returncode == 0
-    assert cli(env, tmp_path, "poll", "--once", "--all", "--no-progress").returncode == 0
+    poll_secret_site(http_server, sqlite_url, tmp_path)
     with Store.open(sqlite_url) as store:
         app = create_app(Settings(), store)
         with running(app) as base:

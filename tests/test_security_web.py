@@ -17,8 +17,7 @@ from typing import Any
 import pytest
 
 from aggregator.web.app import create_app
-from tests.support.webdata import filled, pg_database
-from tests.support.webkit import READ_TOKEN, Site, basil_path, error_of, serve, settings
+from tests.support.webkit import READ_TOKEN, Site, error_of, serve, settings
 
 pytest_plugins = ["tests.support.webfixtures"]
 
@@ -115,20 +114,6 @@ def test_with_a_read_token_every_route_but_health_and_login_is_closed(closed: Si
 SQLISH = ["' OR '1'='1", "' OR 1=1 --", '" OR ""="', "1; DROP TABLE articles; --",
           "x' UNION SELECT password FROM users --", "%", "_", "%%", "%_%", "\\", "\\%",
           "') OR ('a'='a", "*) OR (1=1", "$1", ":param", "?", "NULL", "title:x OR 1"]  # fmt: skip
-
-
-@pytest.fixture(scope="module")
-def pg_site(pg_server_url: str) -> Iterator[Site]:
-    with pg_database(pg_server_url) as url:
-        data = filled(url, basil_path(), stories=12)
-        with serve(url, data) as running_site:
-            yield running_site
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def any_site(request: pytest.FixtureRequest) -> Site:
-    name = "shared_site" if request.param == "sqlite" else "pg_site"
-    return request.getfixturevalue(name)  # type: ignore[no-any-return]
 
 
 @pytest.mark.parametrize("q", SQLISH)

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from tests.support.webdata import filled, pg_database
-from tests.support.webkit import Site, basil_path, error_of, serve
+from tests.support.webkit import Site, error_of
 
 pytest_plugins = ["tests.support.webfixtures"]
 
@@ -154,14 +152,6 @@ def test_readyz_reports_a_dead_scheduler(basil_template: Any, tmp_path: Any) -> 
             response = httpx.get(base + "/readyz")
     assert response.status_code == 503
     assert response.json()["checks"] == {"database": True, "migrations": True, "scheduler": False}
-
-
-@pytest.fixture(scope="module")
-def pg_site(pg_server_url: str) -> Iterator[Site]:
-    with pg_database(pg_server_url) as url:
-        data = filled(url, basil_path(), stories=12)
-        with serve(url, data) as running_site:
-            yield running_site
 
 
 @pytest.mark.postgres

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.webdata import Filled, copy_sqlite, fill_imported, filled
+from tests.support.webdata import Filled, copy_sqlite, fill_imported, filled, pg_database
 from tests.support.webkit import Site, basil_path, serve
 
 
@@ -41,6 +41,22 @@ def shared_site(
     url = copy_sqlite(basil_template[0], tmp_path_factory.mktemp("shared") / "web.db")
     with serve(url, basil_template[1]) as running_site:
         yield running_site
+
+
+@pytest.fixture(scope="module")
+def pg_site(pg_server_url: str) -> Iterator[Site]:
+    """One app per test module on BASIL (12 stories) in a PostgreSQL database of its own."""
+    with pg_database(pg_server_url) as url:
+        data = filled(url, basil_path(), stories=12)
+        with serve(url, data) as running_site:
+            yield running_site
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def any_site(request: pytest.FixtureRequest) -> Site:
+    """``shared_site``, then ``pg_site``: a read-only test on both databases."""
+    name = "shared_site" if request.param == "sqlite" else "pg_site"
+    return request.getfixturevalue(name)  # type: ignore[no-any-return]
 
 
 @pytest.fixture(scope="session")
