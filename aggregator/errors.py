@@ -7,7 +7,8 @@ feeds, shown in the UI and counted in metrics::
     ├── ConfigError                 a setting or an outlets/lexicon file is invalid
     ├── InputError                  a bad line of user input (JSONL import), with its line number
     ├── FetchError                  network fetch failed (code: timeout, too_large, ...)
-    │   └── BlockedAddressError     refused by the SSRF guard (code: blocked_address, bad_scheme)
+    │   ├── BlockedAddressError     refused by the SSRF guard (code: blocked_address, bad_scheme)
+    │   └── OriginPaused            not sent: the origin asked for a pause (code: rate_limited)
     ├── ParseError                  feed bytes could not be read (empty_body, not_a_feed, ...)
     ├── ExtractError                page extraction failed (extract_timeout, extract_crashed)
     ├── StorageError                the database refused or failed
@@ -70,6 +71,13 @@ class FetchError(NewsaggError):
 
 class BlockedAddressError(FetchError):
     default_code = "blocked_address"
+
+
+class OriginPaused(FetchError):
+    """Nothing was sent: a 429/503 with Retry-After from this origin still holds
+    (``retry_after_s``: what is left of it)."""
+
+    default_code = "rate_limited"
 
 
 class ParseError(NewsaggError):

@@ -82,7 +82,7 @@ from aggregator._call import Call, basic_auth, redact
 from aggregator._netguard import AddressGuard, AllowList, Resolver, system_resolver
 from aggregator._polite import Budget, Budgets, HostGate
 from aggregator._transport import GuardedBackend, GuardedTransport
-from aggregator.errors import BlockedAddressError, FetchError
+from aggregator.errors import BlockedAddressError, FetchError, OriginPaused
 from aggregator.settings import FetchSettings
 from aggregator.types import FetchedResponse, Validators
 
@@ -267,9 +267,8 @@ class Fetcher:
         to it (feeds, pages, robots.txt) until the pause is over; nothing is sent."""
         left = self._gate.paused_for(_origin(parts))
         if left > 0:
-            error = call.error(f"the server asked for a pause, {left:.0f} s left", "rate_limited")
-            error.retry_after_s = left
-            raise error
+            said = call.error(f"the server asked for a pause, {left:.0f} s left", "rate_limited")
+            raise OriginPaused(said.message, resource=said.resource, retry_after_s=left)
 
     def _request(self, call: Call, parts: SplitResult, headers: dict[str, str]) -> httpx.Request:
         wait = max(0.001, min(self._settings.timeout_s, call.budget.remaining()))
@@ -427,8 +426,8 @@ class Fetcher:
             answer = self._exchange(call, self._headers(ROBOTS_ACCEPT, None))
         except FetchError as exc:
             logger.debug("robots unreachable origin=%s code=%s", origin, exc.code)
-            if exc.code == "rate_limited" and exc.status is None:  # the origin is paused:
-                return _unreachable(previous, now)  # nothing learnt, ask again after the pause
+            if isinstance(exc, OriginPaused):  # nothing learnt: ask again after the pause
+                return _unreachable(previous, now)
             return _unreachable(previous, now + min(ttl, _UNREACHABLE_TTL_S))
         if 200 <= answer.status < 300:
             text = answer.body.decode("utf-8", errors="replace")

@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from typing import Protocol
 
 from aggregator._call import redact
-from aggregator.errors import ExtractError, FetchError
+from aggregator.errors import ExtractError, FetchError, OriginPaused
 from aggregator.extract_pool import PageInput
 from aggregator.feedpoll import FetcherLike
 from aggregator.log import bind, event
@@ -219,7 +219,7 @@ class PageStage:
             return True  # robots.txt unreachable: allowed (RFC 9309, 2.3.1.3/2.3.1.4)
 
     def _fetch_failed(self, page: PendingPage, exc: FetchError) -> PageOutcome | None:
-        paused = exc.code == "rate_limited" and exc.status is None  # nothing was sent
+        paused = isinstance(exc, OriginPaused)  # nothing was sent
         attempts = page.attempts + (0 if paused else 1)
         event(log, "page.fetch_failed", level=logging.WARNING, code=exc.code, error=str(exc))
         if exc.code in TRANSIENT and attempts < MAX_ATTEMPTS:
