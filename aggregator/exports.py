@@ -156,9 +156,7 @@ def _guarded(values: list[Any]) -> list[Any]:
 
 
 def _column(values: list[Any], kind: pa.DataType, fmt: str) -> list[Any]:
-    """One column's cells in the form the format wants."""
-    if fmt == "csv" and kind == TIME:
-        return [None if v is None else _iso(v) for v in values]
+    """One column's cells in the form the format wants (CSV times: ``_iso_array``)."""
     if fmt == "csv" and kind == STRINGS:
         return [None if v is None else _json_text(v) for v in values]
     if fmt == "csv" and kind == STR:

@@ -125,5 +125,5 @@ def current_revision(engine: Engine) -> str | None:
 def _safe_url(url: str) -> str:
     try:
         return make_url(url).render_as_string(hide_password=True)
-    except ArgumentError:
+    except (ArgumentError, ValueError):  # ValueError: urllib's, as in make_engine
         return "<invalid database URL>"
