@@ -80,22 +80,24 @@ def _service(
     if metrics_port:
         metrics.serve(metrics_port)
     service.start()
+    web_process = None
     try:
         if web:
-            from aggregator.web.server import serve_web
+            from aggregator.webprocess import WebProcess
 
-            serve_web(
+            web_process = WebProcess(
                 settings,
-                store,
-                service=service,
                 host=host,
                 port=port,
+                service=service,
                 metrics=metrics,
                 on_correction=clusterer.apply_corrections,
             )
-        else:
-            _wait_for_signal()
+            web_process.start()
+        _wait_for_signal()
     finally:
+        if web_process is not None:
+            web_process.stop()
         service.stop(wait=True)
         store.workers.forget(runtime.owner)
         singleton.release()

@@ -10,9 +10,12 @@ the web app (which serves ``/metrics``)::
     metrics.cluster_latency(0.004)       # newsagg_clustering_seconds (histogram)
     metrics.watch_queues(lambda: {"pages_pending": 3})   # newsagg_queue_depth{queue}, per scrape
 
-Counters live in the process that increments them: with ``newsagg serve`` apart from the
-workers, ``/metrics`` shows the queue depths (read from the database at scrape time) but not
-the workers' counters; scrape the workers' own exporters for those.
+Counters live in the process that increments them. Under ``newsagg run`` the web UI has a
+process of its own (``aggregator.webprocess``): its ``Metrics(pipeline_from=...)`` shows the
+service's pipeline counters, read from the service at each scrape, next to its own request
+timings. With ``newsagg serve`` apart from the workers, ``/metrics`` shows the queue depths
+(read from the database at scrape time) but not the workers' counters; scrape the workers'
+own exporters for those.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from collections.abc import Callable, Iterator, Mapping
 from prometheus_client import CollectorRegistry, Counter, Histogram, start_http_server
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.registry import Collector
 
 from aggregator.log import event
@@ -36,6 +40,7 @@ LABEL_RE = re.compile(r"^[a-z0-9_]{1,40}$")
 CLUSTER_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0)
 HTTP_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.15, 0.25, 0.5, 1.0, 2.5, 10.0)
 Depths = Callable[[], Mapping[str, float]]
+Exposition = Callable[[], bytes]
 
 
 def _label(value: str) -> str:
@@ -71,31 +76,73 @@ class _QueueCollector(Collector):
         yield up
 
 
-class Metrics:
-    """The named metrics of newsagg, registered in ``self.registry``."""
+class _Included(Collector):
+    """Another registry's families, collected at each scrape of this one."""
 
-    def __init__(self) -> None:
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self._registry = registry
+
+    def collect(self) -> Iterator[Metric]:
+        yield from self._registry.collect()
+
+
+class _Remote(Collector):
+    """The families of another process's exposition, read at each scrape; when it cannot be
+    read, ``newsagg_service_metrics_up`` says 0 and the scrape still answers."""
+
+    def __init__(self, exposition: Exposition) -> None:
+        self._exposition = exposition
+
+    def collect(self) -> Iterator[Metric]:
+        up = GaugeMetricFamily(
+            "newsagg_service_metrics_up", "1 when the service's pipeline counters could be read"
+        )
+        try:
+            families = list(text_string_to_metric_families(self._exposition().decode("utf-8")))
+        except Exception as exc:  # a scrape must answer even when the service does not
+            event(log, "metrics.service_unread", level=logging.WARNING, error=type(exc).__name__)
+            up.add_metric([], 0.0)
+            yield up
+            return
+        yield from families
+        up.add_metric([], 1.0)
+        yield up
+
+
+class Metrics:
+    """The named metrics of newsagg, registered in ``self.registry``.
+
+    The pipeline's counters sit in a registry of their own (``render_pipeline``), included in
+    ``self.registry``; a web process passes ``pipeline_from`` (the service's
+    ``render_pipeline``, across a pipe) to show the service's counters instead of its own,
+    which never move there.
+    """
+
+    def __init__(self, pipeline_from: Exposition | None = None) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
+        self._pipeline = CollectorRegistry(auto_describe=True)
         self._queues: _QueueCollector | None = None
         self._lock = threading.Lock()
         self._fetches = Counter(
             "newsagg_fetches",
             "Fetch attempts by kind (feed, page, robots) and result",
             ["kind", "result"],
-            registry=self.registry,
+            registry=self._pipeline,
         )
         self._stored = Counter(
-            "newsagg_articles_stored", "New articles stored", registry=self.registry
+            "newsagg_articles_stored", "New articles stored", registry=self._pipeline
         )
         self._extract_failed = Counter(
-            "newsagg_extraction_failures", "Pages whose extraction failed", registry=self.registry
+            "newsagg_extraction_failures", "Pages whose extraction failed", registry=self._pipeline
         )
         self._cluster = Histogram(
             "newsagg_clustering_seconds",
             "Time to assign one article to a story cluster",
             buckets=CLUSTER_BUCKETS,
-            registry=self.registry,
+            registry=self._pipeline,
         )
+        pipeline = _Included(self._pipeline) if pipeline_from is None else _Remote(pipeline_from)
+        self.registry.register(pipeline)
         self._http = Histogram(
             "newsagg_http_request_seconds",
             "Web and API response times by route",
@@ -143,3 +190,7 @@ class Metrics:
     def render(self) -> tuple[bytes, str]:
         """The Prometheus text exposition and its content type."""
         return generate_latest(self.registry), CONTENT_TYPE_LATEST
+
+    def render_pipeline(self) -> bytes:
+        """The exposition of the pipeline's counters alone (what a web process includes)."""
+        return generate_latest(self._pipeline)

@@ -1,4 +1,4 @@
-"""Runs the web app under uvicorn in the calling thread until SIGTERM/SIGINT."""
+"""Runs the web app under uvicorn in the calling thread until a signal (or ``stop_when``)."""
 
 from __future__ import annotations
 
@@ -15,20 +15,33 @@ from aggregator.metrics import Metrics
 from aggregator.settings import Settings
 from aggregator.web.app import create_app
 
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
 
 class _Server(uvicorn.Server):
     """uvicorn re-raises SIGTERM/SIGINT after its graceful shutdown, which would kill the
     process before the scheduler stops; here a signal only asks for the shutdown, and the
-    caller finishes its own clean-up and exits 0."""
+    caller finishes its own clean-up and exits 0. ``on_started`` is called once, when the
+    socket listens; ``stop_when`` is asked ten times a second whether to shut down."""
+
+    def __init__(
+        self,
+        config: uvicorn.Config,
+        signals: tuple[signal.Signals, ...],
+        on_started: Callable[[], None] | None,
+        stop_when: Callable[[], bool] | None,
+    ) -> None:
+        super().__init__(config)
+        self._signals = signals
+        self._on_started = on_started
+        self._stop_when = stop_when
 
     @contextmanager
     def capture_signals(self) -> Generator[None, None, None]:
         if threading.current_thread() is not threading.main_thread():
             yield
             return
-        previous = {
-            sig: signal.signal(sig, self._on_signal) for sig in (signal.SIGINT, signal.SIGTERM)
-        }
+        previous = {sig: signal.signal(sig, self._on_signal) for sig in self._signals}
         try:
             yield
         finally:
@@ -37,6 +50,14 @@ class _Server(uvicorn.Server):
 
     def _on_signal(self, signum: int, frame: FrameType | None) -> None:
         self.handle_exit(signum, frame)
+
+    async def on_tick(self, counter: int) -> bool:
+        if self._on_started is not None:  # main_loop ticks only once startup has finished
+            started, self._on_started = self._on_started, None
+            started()
+        if self._stop_when is not None and self._stop_when():
+            self.should_exit = True
+        return await super().on_tick(counter)
 
 
 def serve_web(
@@ -48,6 +69,9 @@ def serve_web(
     port: int | None = None,
     metrics: Metrics | None = None,
     on_correction: Callable[[], None] | None = None,
+    signals: tuple[signal.Signals, ...] = STOP_SIGNALS,
+    on_started: Callable[[], None] | None = None,
+    stop_when: Callable[[], bool] | None = None,
 ) -> None:
     app = create_app(settings, store, service=service, metrics=metrics, on_correction=on_correction)
     config = uvicorn.Config(
@@ -59,4 +83,4 @@ def serve_web(
         proxy_headers=False,
         server_header=False,
     )
-    _Server(config).run()
+    _Server(config, signals, on_started, stop_when).run()
