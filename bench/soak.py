@@ -221,6 +221,14 @@ def rss_kb(pid: int) -> int:
     return int(match.group(1)) if match else 0
 
 
+def is_web(pid: int) -> bool:
+    """The web process of ``newsagg run`` (spawned; the extraction pool is forkserver's)."""
+    try:
+        return b"multiprocessing.spawn" in Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return False
+
+
 def children(pid: int) -> list[int]:
     found = []
     for entry in Path("/proc").iterdir():
@@ -402,14 +410,17 @@ def soak(
     end = started + args.minutes * 60
     while time.monotonic() < end and service.poll() is None:
         kids = children(service.pid)
+        web = [k for k in kids if is_web(k)]
+        workers = [k for k in kids if k not in web]
         with Store.open(url) as store:
             stored = store.articles.count()
         samples.append(
             {
                 "t_s": round(time.monotonic() - started, 1),
                 "service_rss_mb": round(rss_kb(service.pid) / 1024, 1),
-                "workers_rss_mb": round(sum(rss_kb(k) for k in kids) / 1024, 1),
-                "workers": len(kids),
+                "web_rss_mb": round(sum(rss_kb(k) for k in web) / 1024, 1),
+                "workers_rss_mb": round(sum(rss_kb(k) for k in workers) / 1024, 1),
+                "workers": len(workers),
                 "articles": stored,
                 "load_1m": round(os.getloadavg()[0], 2),  # other work on the machine shows here
             }
@@ -485,6 +496,9 @@ def memory(samples: list[dict[str, Any]]) -> dict[str, Any]:
         "service_rss_mb_peak": max(s["service_rss_mb"] for s in samples),
         "service_growth_mb": round(growth, 1),
         "growth_kb_per_article": round(1024 * growth / added, 2),
+        "web_rss_mb_after_warmup": warm.get("web_rss_mb", 0.0),
+        "web_rss_mb_at_end": last.get("web_rss_mb", 0.0),
+        "web_growth_mb": round(last.get("web_rss_mb", 0.0) - warm.get("web_rss_mb", 0.0), 1),
         "workers_rss_mb_after_warmup": warm["workers_rss_mb"],
         "workers_rss_mb_at_end": last["workers_rss_mb"],
         "articles_added_after_warmup": added,
@@ -492,7 +506,8 @@ def memory(samples: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def judge(report: dict[str, Any], args: argparse.Namespace) -> dict[str, bool]:
-    growth = report.get("memory", {}).get("service_growth_mb", float("inf"))
+    mem = report.get("memory", {})
+    growth = mem.get("service_growth_mb", float("inf")) + mem.get("web_growth_mb", 0.0)
     statuses = report.get("requests", {})
     return {
         "service_alive": bool(report.get("service_alive_at_end")),

@@ -12,14 +12,17 @@ import subprocess
 import sys
 import zipfile
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pyarrow.parquet as pq
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from aggregator.errors import InputError
-from aggregator.exports import COLUMNS, export_command, safe_cell
+from aggregator.exports import COLUMNS, _iso_array, _json_text, export_command, safe_cell
 from storage.exportrows import export_columns
 from storage.store import Store
 from tests.support.webdata import NOW, filled, insert_articles, outlet, pg_database
@@ -259,3 +262,23 @@ def test_exports_on_postgresql(pg_url_filled: str, tmp_path: Path) -> None:
             assert sum(manifest_of(out)["rows"].values()) == len(read_rows(out, fmt))
     assert len(read_rows(tmp_path / "articles.parquet", "parquet")) == 15
     assert NOW.year == 2026
+
+
+# -- the fast cell writers against the standard library's answers ----------------------------
+
+UTC_TIMES = st.datetimes(
+    min_value=datetime(1, 1, 1), max_value=datetime(9999, 12, 31), timezones=st.just(UTC)
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.one_of(st.none(), UTC_TIMES), max_size=30))
+def test_csv_times_are_isoformat_with_z(values: list[datetime | None]) -> None:
+    expected = [None if v is None else v.isoformat().replace("+00:00", "Z") for v in values]
+    assert _iso_array(values).to_pylist() == expected
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.text(st.characters(exclude_categories=())), max_size=8))
+def test_string_lists_are_the_json_module_text(values: list[str]) -> None:
+    assert _json_text(values) == json.dumps(values, ensure_ascii=False, sort_keys=True)
