@@ -169,6 +169,20 @@ def active_version(conn: Connection) -> str | None:
 # -- clusters -------------------------------------------------------------------------------
 
 
+# What a list of stories shows: never ``comparison``, a JSON document that grows with the
+# story (megabytes for a story of hundreds of articles), decoded for nothing.
+ITEM_COLUMNS = (
+    C.id,
+    C.title,
+    C.language,
+    C.first_published,
+    C.last_updated,
+    C.article_count,
+    C.outlet_count,
+    C.outlets,
+)
+
+
 def _cluster_item(row: Any) -> ClusterItem:
     return ClusterItem(
         row.id,
@@ -242,7 +256,7 @@ def list_clusters(
         if version is None:
             return Page([], None)
         conditions = cluster_conditions(engine.dialect.name, version, filters, conn)
-        query = select(C).where(*conditions)
+        query = select(*ITEM_COLUMNS).where(*conditions)
         if after is not None:
             query = query.where(_before(keys, after))
         rows = conn.execute(query.order_by(*(k.desc() for k in keys)).limit(limit + 1)).all()
@@ -331,7 +345,7 @@ def nearby_clusters(
     with reading(engine) as conn:
         version = active_version(conn)
         rows = conn.execute(
-            select(C)
+            select(*ITEM_COLUMNS)
             .where(
                 C.param_version == version,
                 C.merged_into.is_(None),

@@ -9,6 +9,8 @@ from datetime import UTC, datetime, timedelta
 from html import unescape
 from typing import Any
 
+from sqlalchemy import event
+
 from aggregator.types import OutletConfig
 from aggregator.web.compareview import Refs, build_parts, heat
 from aggregator.web.views import bars_markup, fmt_duration, sparkline, why_lines
@@ -19,6 +21,7 @@ pytest_plugins = ["tests.support.webfixtures"]
 
 STORY_LINK = re.compile(r'class="story-title" href="/clusters/(\d+)"')
 NEXT_LINK = re.compile(r'href="([^"]+)" id="next-page"')
+COMPARISON_COLUMN = re.compile(r"\bstory_clusters\.comparison\b")
 
 
 def test_stories_page_walks_every_story_by_cursor(shared_site: Site) -> None:
@@ -141,3 +144,23 @@ def test_compare_view_degrades_part_by_part() -> None:
     huge: dict[str, Any] = {"terms": {"groups": "x" * 50_000}}
     raw = {p.key: p for p in build_parts(huge, refs)}["terms"].raw
     assert raw is not None and len(raw) < 21_000
+
+
+def test_lists_of_stories_never_read_the_comparison_documents(shared_site: Site) -> None:
+    """A comparison grows with its story (megabytes for hundreds of articles): the stories
+    page and the cluster list must not load one per row (the soak's 2.3 s pages)."""
+    statements: list[str] = []
+
+    def seen(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        statements.append(statement)
+
+    engine = shared_site.store.engine
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        for path in ("/", "/?sort=largest", "/api/clusters?limit=50"):
+            assert shared_site.client.get(path).status_code == 200
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+    clusters = [s for s in statements if "FROM story_clusters" in s]
+    assert clusters, "no story was read at all"
+    assert not [s for s in clusters if COMPARISON_COLUMN.search(s)]
