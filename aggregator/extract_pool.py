@@ -92,7 +92,9 @@ class ExtractorPool:
     ) -> None:
         self.settings = settings or ExtractSettings()
         self._owns_pool = pool is None
-        self._pool = pool or WorkPool(self.settings.workers, name="extract")
+        self._pool = pool or WorkPool(
+            self.settings.workers, name="extract", nice=self.settings.nice
+        )
         self._task = task
         self.window = window or 4 * self._pool.size
 

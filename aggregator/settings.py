@@ -80,8 +80,13 @@ class ExtractSettings:
     # "when_missing": read a page's title, author and date only when its feed entry lacks a
     # title or a date (a third of the extraction cost); "always": read them for every page
     page_metadata: str = "when_missing"
+    # niceness of the extraction processes: when the web UI and extraction both want the CPU,
+    # the web UI gets it first (0: the service's own priority)
+    nice: int = 5
 
     def __post_init__(self) -> None:
+        if not 0 <= self.nice <= 19:
+            raise ConfigError(f"must be 0 to 19, not {self.nice}", resource="[extract] nice")
         if self.page_metadata not in {"when_missing", "always"}:
             raise ConfigError(
                 f"must be 'when_missing' or 'always', not {self.page_metadata!r}",

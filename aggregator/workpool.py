@@ -43,8 +43,10 @@ class _Task:
     future: Future[Any]
 
 
-def _worker_main(conn: Connection) -> None:
+def _worker_main(conn: Connection, nice: int = 0) -> None:
     """Run tasks received on ``conn`` until told to stop; send back (ok, value)."""
+    if nice > 0:
+        os.nice(nice)  # background work yields the CPU to the web UI when both want it
     while True:
         try:
             message = conn.recv()
@@ -66,15 +68,18 @@ def _worker_main(conn: Connection) -> None:
 class _Worker:
     """One process plus the pipe to it; restarted after a timeout or a crash."""
 
-    def __init__(self, context: Any) -> None:
+    def __init__(self, context: Any, nice: int = 0) -> None:
         self._context = context
+        self._nice = nice
         self._process: Any = None
         self._conn: Connection | None = None
         self.start()
 
     def start(self) -> None:
         parent, child = self._context.Pipe()
-        self._process = self._context.Process(target=_worker_main, args=(child,), daemon=True)
+        self._process = self._context.Process(
+            target=_worker_main, args=(child, self._nice), daemon=True
+        )
         self._process.start()
         child.close()
         self._conn = parent
@@ -122,15 +127,16 @@ class _Worker:
 
 
 class WorkPool:
-    """``workers`` processes running tasks with per-task time limits."""
+    """``workers`` processes running tasks with per-task time limits, at niceness ``nice``
+    (0: the caller's)."""
 
-    def __init__(self, workers: int = 0, *, name: str = "pool") -> None:
+    def __init__(self, workers: int = 0, *, name: str = "pool", nice: int = 0) -> None:
         count = workers if workers > 0 else (os.cpu_count() or 1)
         context = multiprocessing.get_context("forkserver")
         self.name = name
         self.size = count
         self._tasks: queue.Queue[_Task | None] = queue.Queue()
-        self._workers = [_Worker(context) for _ in range(count)]
+        self._workers = [_Worker(context, nice) for _ in range(count)]
         self._threads = [
             threading.Thread(target=self._drive, args=(w,), name=f"{name}-{i}", daemon=True)
             for i, w in enumerate(self._workers)

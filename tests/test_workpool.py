@@ -1,9 +1,12 @@
 from __future__ import annotations
 
+import os
 import time
 
 import pytest
 
+from aggregator.errors import ConfigError
+from aggregator.settings import ExtractSettings
 from aggregator.workpool import TaskCrashed, TaskTimeout, WorkPool
 from tests.support import tasks
 
@@ -55,3 +58,17 @@ def test_closed_pool_refuses_work() -> None:
     p.close()
     with pytest.raises(RuntimeError):
         p.submit(tasks.add, 1, 1, timeout=1)
+
+
+def test_workers_run_at_the_niceness_asked_for_and_keep_it_after_a_restart() -> None:
+    base = os.nice(0)
+    with WorkPool(1, name="nice", nice=5) as nice_pool:
+        assert nice_pool.run(tasks.niceness, timeout=10) == min(19, base + 5)
+        with pytest.raises(TaskTimeout):
+            nice_pool.run(tasks.sleep_then, 5.0, "late", timeout=0.5)  # the worker is replaced
+        assert nice_pool.run(tasks.niceness, timeout=10) == min(19, base + 5)
+
+
+def test_extraction_settings_refuse_a_niceness_out_of_range() -> None:
+    with pytest.raises(ConfigError, match="nice"):
+        ExtractSettings(nice=25)

@@ -22,3 +22,7 @@ def fail(message: str) -> None:
 
 def die() -> None:
     os.kill(os.getpid(), signal.SIGKILL)
+
+
+def niceness() -> int:
+    return os.nice(0)
