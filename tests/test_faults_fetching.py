@@ -559,7 +559,9 @@ def test_many_feeds_on_one_host_keep_its_delay_and_concurrency_limit(
     assert len(gauge.starts) == 24
     assert gauge.peak == 2  # 8 feed threads and 8 page threads, never more than 2 in flight
     gaps = [b - a for a, b in zip(sorted(gauge.starts), sorted(gauge.starts)[1:], strict=False)]
-    assert min(gaps) >= 0.09, min(gaps)
+    # starts as the server sees them: the client keeps 0.1 s, and scheduling on a busy 2-core
+    # machine moves a handler's clock by some milliseconds; without the delay gaps are ~0
+    assert min(gaps) >= 0.075, min(gaps)
 
 
 def test_an_unconditional_fetch_now_and_then_reprocesses_nothing(
