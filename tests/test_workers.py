@@ -207,6 +207,8 @@ def test_the_per_host_delay_holds_across_workers(
     # Two processes, one host: still one request per 0.4 s. Slots are reserved in the
     # database before the request goes out, so a process the OS schedules late can land
     # close to the next one; the rate over the run is what must hold (without the shared
-    # schedule, two workers would make it twice as fast, with half the gaps near 0).
+    # schedule, two workers would make it twice as fast, with half the gaps near 0). Each
+    # request the OS sends late makes one short gap (and a long one before it): with half
+    # the CPU stolen by the host, two such in a run were seen.
     assert first[-1] - first[0] >= 0.9 * 11 * 0.4, gaps
-    assert sum(1 for gap in gaps if gap < 0.35) <= 1, gaps
+    assert sum(1 for gap in gaps if gap < 0.35) <= 3, gaps
