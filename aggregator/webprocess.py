@@ -79,9 +79,7 @@ class WebProcess:
         deadline = time.monotonic() + START_TIMEOUT_S
         retry_until = time.monotonic() + START_RETRY_S
         while True:
-            process, conn = self._spawn()
-            link = threading.Thread(target=self._answer, args=(process, conn), daemon=True)
-            link.start()
+            process, link = self._spawn()
             status = self._await_start(process, deadline)
             if status is None:
                 break
@@ -114,7 +112,8 @@ class WebProcess:
 
     # -- the child's lifetime ---------------------------------------------------------------
 
-    def _spawn(self) -> tuple[BaseProcess, Connection]:
+    def _spawn(self) -> tuple[BaseProcess, threading.Thread]:
+        """A new child, and the thread answering its questions."""
         context = multiprocessing.get_context("spawn")
         ours, theirs = context.Pipe()
         process = context.Process(
@@ -124,7 +123,9 @@ class WebProcess:
         theirs.close()
         self._process = process
         event(log, "web.spawned", pid=process.pid)
-        return process, ours
+        link = threading.Thread(target=self._answer, args=(process, ours), daemon=True)
+        link.start()
+        return process, link
 
     def _await_start(self, process: BaseProcess, deadline: float) -> int | None:
         """None once the child listens; its exit status if it died first."""
@@ -159,9 +160,7 @@ class WebProcess:
             )
             if self._stopping.wait(delay):
                 return
-            process, conn = self._spawn()
-            link = threading.Thread(target=self._answer, args=(process, conn), daemon=True)
-            link.start()
+            process, link = self._spawn()
 
     # -- answering the child ----------------------------------------------------------------
 

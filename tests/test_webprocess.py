@@ -21,14 +21,9 @@ import pytest
 
 from tests.support.cli import local_env
 from tests.support.paths import REPO
+from tests.support.webserver import free_port
 
 pytestmark = pytest.mark.slow
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def get(url: str) -> tuple[int, str]:
