@@ -12,6 +12,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from aggregator.allocator import tune_allocator
 from aggregator.errors import ConfigError, InputError
 from aggregator.log import event
 from aggregator.metrics import Metrics
@@ -42,6 +43,7 @@ def worker(args: argparse.Namespace, settings: Settings) -> int:
 def serve(args: argparse.Namespace, settings: Settings) -> int:
     from aggregator.web.server import serve_web
 
+    tune_allocator(settings)
     store = _ready_store(settings)
     try:
         serve_web(settings, store, service=None, host=args.host, port=args.port)
@@ -63,6 +65,7 @@ def _service(
     from aggregator.jobs import Jobs
     from aggregator.service import Service
 
+    tune_allocator(settings)
     store = _ready_store(settings)
     process_lock = _one_process_on_sqlite(store, settings)
     report = sync_outlets(store, settings)

@@ -112,6 +112,25 @@ class RetentionSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class ServiceSettings:
+    # glibc's allocator in the service and web processes (aggregator/allocator.py): arenas
+    # (0: glibc's default, 8 per core) and a fixed mmap threshold (0: glibc's rising one)
+    malloc_arenas: int = 2
+    malloc_mmap_threshold_kb: int = 128
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.malloc_arenas <= 64:
+            raise ConfigError(
+                f"must be 0 to 64, not {self.malloc_arenas}", resource="[service] malloc_arenas"
+            )
+        if not 0 <= self.malloc_mmap_threshold_kb <= 32 * 1024:
+            raise ConfigError(
+                f"must be 0 to 32768, not {self.malloc_mmap_threshold_kb}",
+                resource="[service] malloc_mmap_threshold_kb",
+            )
+
+
+@dataclass(frozen=True, slots=True)
 class LogSettings:
     format: str = "kv"  # "kv" or "json"
     level: str = "INFO"
@@ -127,6 +146,7 @@ class Settings:
     web: WebSettings = field(default_factory=WebSettings)
     retention: RetentionSettings = field(default_factory=RetentionSettings)
     log: LogSettings = field(default_factory=LogSettings)
+    service: ServiceSettings = field(default_factory=ServiceSettings)
     dedup: Mapping[str, Any] = field(default_factory=dict)  # overrides of the dedup parameters
     outlets_path: str = DEFAULT_OUTLETS_PATH
     lexicons_path: str = DEFAULT_LEXICONS_PATH

@@ -34,6 +34,7 @@ from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 from typing import Any
 
+from aggregator.allocator import tune_allocator
 from aggregator.errors import ConfigError
 from aggregator.log import configure, event
 from aggregator.metrics import Metrics
@@ -249,6 +250,7 @@ def web_main(
     """The child process: the web app until SIGTERM or until the service is gone."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     configure(settings.log.format, settings.log.level)
+    tune_allocator(settings)
     link = ServiceLink(conn)
     store = open_store(settings)
     try:

@@ -4,6 +4,7 @@ shows each outlet's error and keeps running; SIGTERM stops it cleanly; jobs neve
 from __future__ import annotations
 
 import json
+import platform
 import signal
 import socket
 import subprocess
@@ -80,6 +81,10 @@ def test_run_serves_health_and_keeps_polling_without_network(tmp_path: Path) -> 
         _out, err = proc.communicate(timeout=60)
     assert proc.returncode == 0, err[-2000:]
     assert "outlet=latimes" in err  # structured logs name the outlet
+    if platform.libc_ver()[0] == "glibc" and "glibc.malloc." not in env.get("GLIBC_TUNABLES", ""):
+        # the service and its web process both set up the allocator (aggregator/allocator.py)
+        tuned = [line for line in err.splitlines() if "allocator.tuned" in line]
+        assert len(tuned) == 2 and all("arenas=2" in line for line in tuned), tuned
 
 
 def test_jobs_never_stack() -> None:
