@@ -148,17 +148,17 @@ class ArticleRepo(Repo):
         self, session: Session, drafts: Sequence[ArticleDraft], now: datetime, cap: int
     ) -> list[int]:
         revised: list[int] = []
+        stored = self._stored_for(session, drafts)
         for draft in drafts:
-            row = session.scalars(
-                select(ArticleRow).where(
-                    ArticleRow.outlet_id == draft.outlet_id,
-                    or_(
-                        ArticleRow.entry_key == draft.entry_key,
-                        ArticleRow.canonical_url == draft.canonical_url,
-                    ),
-                )
-            ).first()
-            if row is None or not draft.item_hash or row.item_hash == draft.item_hash:
+            row = stored.get((draft.outlet_id, "key", draft.entry_key)) or stored.get(
+                (draft.outlet_id, "url", draft.canonical_url)
+            )
+            if row is None:
+                continue
+            if row.guid is None and draft.guid:
+                # first seen in a document cut before its <guid>: the whole entry names it
+                row.guid = draft.guid[:2000]
+            if not draft.item_hash or row.item_hash == draft.item_hash:
                 continue
             if row.title == (draft.title or "") and row.summary == (draft.summary or ""):
                 row.item_hash = draft.item_hash
@@ -182,6 +182,32 @@ class ArticleRepo(Repo):
             row.updated_at = now
             revised.append(row.id)
         return revised
+
+    @staticmethod
+    def _stored_for(
+        session: Session, drafts: Sequence[ArticleDraft]
+    ) -> dict[tuple[str, str, str], ArticleRow]:
+        """The stored articles the drafts may revise, in one query per outlet (not one per
+        entry), by entry key and by canonical URL."""
+        found: dict[tuple[str, str, str], ArticleRow] = {}
+        by_outlet: dict[str, list[ArticleDraft]] = {}
+        for draft in drafts:
+            by_outlet.setdefault(draft.outlet_id, []).append(draft)
+        for outlet_id, group in by_outlet.items():
+            keys = list({d.entry_key for d in group})
+            urls = list({d.canonical_url for d in group})
+            rows = session.scalars(
+                select(ArticleRow)
+                .where(
+                    ArticleRow.outlet_id == outlet_id,
+                    or_(ArticleRow.entry_key.in_(keys), ArticleRow.canonical_url.in_(urls)),
+                )
+                .order_by(ArticleRow.id)
+            )
+            for row in rows:
+                found.setdefault((outlet_id, "key", row.entry_key), row)
+                found.setdefault((outlet_id, "url", row.canonical_url), row)
+        return found
 
     def get(self, article_id: int) -> Article:
         with self.session(write=False) as session:

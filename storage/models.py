@@ -142,6 +142,8 @@ class ArticleRow(Base):
         Index(None, "state", "id"),
         Index(None, "published"),
         Index(None, "first_seen"),
+        # covering: an article's times without reading its row, whose text comes first
+        Index(None, "id", "published", "first_seen"),
         Index(None, "content_hash"),
     )
 

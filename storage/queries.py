@@ -22,6 +22,7 @@ from sqlalchemy import (
     Engine,
     Select,
     and_,
+    bindparam,
     exists,
     func,
     literal_column,
@@ -272,15 +273,29 @@ def list_clusters(
     return Page(items, key)
 
 
+COVERAGE_SQLITE = (
+    "SELECT m.cluster_id, coalesce(a.published, a.first_seen) FROM memberships AS m "
+    "JOIN articles AS a INDEXED BY ix_articles_id_published_first_seen ON a.id = m.article_id "
+    "WHERE m.cluster_id IN :ids"
+)
+
+
 def coverage_times(engine: Engine, cluster_ids: Sequence[int]) -> dict[int, list[datetime]]:
     """Each cluster's article times (published, else first seen), for sparklines."""
     if not cluster_ids:
         return {}
-    query = (
+    query: Any = (
         select(M.cluster_id, func.coalesce(A.published, A.first_seen).label("t"))
         .join(A, A.id == M.article_id)
         .where(M.cluster_id.in_(list(cluster_ids)))
     )
+    if engine.dialect.name == "sqlite":
+        # the times come from the covering index (migration 0004): in the row they sit after
+        # the text, and reading them there walks the text's overflow pages (45 -> 19 ms for a
+        # page of stories of hundreds of articles). SQLite picks the row without statistics.
+        query = text(COVERAGE_SQLITE).bindparams(
+            bindparam("ids", list(cluster_ids), expanding=True)
+        )
     out: dict[int, list[datetime]] = {cid: [] for cid in cluster_ids}
     with reading(engine) as conn:
         for cluster_id, moment in conn.execute(query):

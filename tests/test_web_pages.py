@@ -14,6 +14,7 @@ from sqlalchemy import event
 from aggregator.types import OutletConfig
 from aggregator.web.compareview import Refs, build_parts, heat
 from aggregator.web.views import bars_markup, fmt_duration, sparkline, why_lines
+from storage import queries
 from tests.support.webdata import NOW
 from tests.support.webkit import Site
 
@@ -164,3 +165,41 @@ def test_lists_of_stories_never_read_the_comparison_documents(shared_site: Site)
     clusters = [s for s in statements if "FROM story_clusters" in s]
     assert clusters, "no story was read at all"
     assert not [s for s in clusters if COMPARISON_COLUMN.search(s)]
+
+
+def test_sparkline_times_come_from_the_covering_index(shared_site: Site) -> None:
+    """In SQLite an article's times sit after its text: the stories page reads them from the
+    covering index (migration 0004), not from the row, and gets the same times."""
+    statements: list[tuple[str, Any]] = []
+
+    def seen(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_args: Any) -> None:
+        statements.append((statement, parameters))
+
+    engine = shared_site.store.engine
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        assert shared_site.client.get("/").status_code == 200
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+    sparkline_reads = [(s, p) for s, p in statements if "coalesce(a.published" in s]
+    assert len(sparkline_reads) == 1
+    statement, parameters = sparkline_reads[0]
+    with engine.connect() as conn:
+        plan = " ".join(
+            str(row[-1])
+            for row in conn.exec_driver_sql("EXPLAIN QUERY PLAN " + statement, parameters)
+        )
+        assert "COVERING INDEX ix_articles_id_published_first_seen" in plan
+        ids = [int(row[0]) for row in conn.exec_driver_sql("SELECT id FROM story_clusters")]
+    expected: dict[int, list[datetime]] = {}  # the same times, read from the rows
+    with engine.connect() as conn:
+        for cid, published, first_seen in conn.exec_driver_sql(
+            "SELECT m.cluster_id, a.published, a.first_seen FROM memberships m "
+            "JOIN articles a NOT INDEXED ON a.id = m.article_id"
+        ):
+            moment = datetime.fromisoformat(published or first_seen).replace(tzinfo=UTC)
+            expected.setdefault(cid, []).append(moment)
+    got = queries.coverage_times(engine, ids)
+    assert {k: sorted(v) for k, v in got.items() if v} == {
+        k: sorted(v) for k, v in expected.items()
+    }
