@@ -30,7 +30,7 @@ import signal
 import threading
 import time
 from collections.abc import Callable
-from multiprocessing.connection import Connection
+from multiprocessing.connection import Connection, wait
 from multiprocessing.process import BaseProcess
 from typing import Any
 
@@ -74,6 +74,10 @@ class WebProcess:
         self._corrected = threading.Event()
         self._process: BaseProcess | None = None
         self._threads: list[threading.Thread] = []
+        # Only one thread reaps the child (waitpid), under this lock: when two threads wait
+        # for one child, the one that loses the race takes the dead child for a live one (the
+        # soak's false "web.killed" at shutdown).
+        self._reaping = threading.Lock()
 
     def start(self) -> None:
         """Start the child and return once it listens; ``ConfigError`` when it cannot."""
@@ -101,15 +105,23 @@ class WebProcess:
         """SIGTERM to the child (it finishes its requests), SIGKILL after a grace period."""
         self._stopping.set()
         process = self._process
-        if process is not None and process.is_alive():
-            process.terminate()
-            process.join(STOP_TIMEOUT_S)
-            if process.is_alive():
+        if process is not None:
+            self._signal(process, process.terminate)
+            if not _exited(process, STOP_TIMEOUT_S):
                 event(log, "web.killed", level=logging.WARNING, after_s=STOP_TIMEOUT_S)
-                process.kill()
-                process.join()
+                self._signal(process, process.kill)
         for thread in self._threads:
             thread.join(STOP_TIMEOUT_S)
+        if process is not None:
+            with self._reaping:  # the supervisor has stopped (or never ran): reap it here
+                process.join(STOP_TIMEOUT_S)
+
+    def _signal(self, process: BaseProcess, send: Callable[[], None]) -> None:
+        """Signal the child only while it has not exited: once reaped, its pid may belong to
+        another process."""
+        with self._reaping:
+            if not _exited(process):
+                send()
 
     # -- the child's lifetime ---------------------------------------------------------------
 
@@ -129,6 +141,7 @@ class WebProcess:
         return process, link
 
     def _await_start(self, process: BaseProcess, deadline: float) -> int | None:
+        # runs before the supervisor exists: the only thread that reaps this child
         """None once the child listens; its exit status if it died first."""
         while not self._started.wait(0.2):
             if process.exitcode is not None:
@@ -146,7 +159,9 @@ class WebProcess:
         while True:
             born = time.monotonic()
             link.join()
-            process.join()
+            _exited(process, None)
+            with self._reaping:
+                process.join()
             if self._stopping.is_set():
                 return
             lived = time.monotonic() - born
@@ -168,7 +183,7 @@ class WebProcess:
     def _answer(self, process: BaseProcess, conn: Connection) -> None:
         """Answer the child's questions until it is gone."""
         with conn:
-            while process.is_alive() or conn.poll(0):
+            while not _exited(process) or conn.poll(0):
                 try:
                     if not conn.poll(0.5):
                         continue
@@ -242,6 +257,11 @@ class ServiceLink:
 
     def started(self) -> None:
         self.ask("started")
+
+
+def _exited(process: BaseProcess, timeout: float | None = 0) -> bool:
+    """Whether the child has exited (waiting up to ``timeout``), without reaping it."""
+    return bool(wait([process.sentinel], timeout))
 
 
 def web_main(

@@ -4,6 +4,7 @@ takes its web process with it, and a taken port is a clear error."""
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import re
 import signal
@@ -19,6 +20,7 @@ from pathlib import Path
 
 import pytest
 
+from aggregator.webprocess import _exited
 from tests.support.cli import local_env
 from tests.support.paths import REPO
 from tests.support.webserver import free_port
@@ -117,7 +119,24 @@ def test_the_web_process_shows_the_services_counters_and_survives_its_own_death(
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=90) == 0
         assert not alive(second)
-    assert "web.exited" in log.read_text()
+    text = log.read_text()
+    assert "web.exited" in text
+    assert "web.killed" not in text  # SIGTERM was enough; no thread took it for alive
+
+
+def test_waiting_for_the_web_process_does_not_reap_it() -> None:
+    """The supervisor alone reaps the child; the other threads and stop() look at its
+    sentinel, which leaves an exited child a zombie (its pid still ours) until reaped."""
+    context = multiprocessing.get_context("spawn")
+    child = context.Process(target=time.sleep, args=(0.2,))
+    child.start()
+    assert not _exited(child)
+    assert _exited(child, 30)
+    wait_for(lambda: not alive(child.pid), timeout=10)  # it finishes exiting...
+    time.sleep(0.2)
+    assert Path(f"/proc/{child.pid}").exists()  # ...and stays a zombie: nobody reaped it
+    child.join(5)
+    assert child.exitcode == 0 and not Path(f"/proc/{child.pid}").exists()
 
 
 def test_a_killed_service_takes_its_web_process_with_it(tmp_path: Path) -> None:
