@@ -79,7 +79,7 @@ def _service(
     jobs = Jobs(
         settings, store, runtime.pipeline, runtime.owner, kind, utc_now, singleton, utc_now()
     )
-    service = Service(jobs.table())
+    service = Service(jobs.table(), nice=settings.service.nice)
     if metrics_port:
         metrics.serve(metrics_port)
     service.start()

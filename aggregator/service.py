@@ -8,6 +8,8 @@ still going, and ``misfire_grace_time`` drops runs that are too late to matter.
 from __future__ import annotations
 
 import logging
+import os
+import sys
 import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -25,13 +27,15 @@ log = logging.getLogger("newsagg.service")
 class Service:
     """Runs ``jobs`` (name -> (function, interval seconds)) on a background scheduler."""
 
-    def __init__(self, jobs: dict[str, tuple[Callable[[], Any], float]]) -> None:
+    def __init__(self, jobs: dict[str, tuple[Callable[[], Any], float]], *, nice: int = 0) -> None:
         self._scheduler = BackgroundScheduler(
             executors={"default": ThreadPoolExecutor(max_workers=max(2, len(jobs)))},
             job_defaults={"coalesce": True, "max_instances": 1},
             timezone=UTC,
         )
         self._jobs = jobs
+        self._nice = nice
+        self._niced = threading.local()
         self.last_tick: dict[str, datetime] = {}
         self._lock = threading.Lock()
         self._scheduler.add_listener(self._on_event, EVENT_JOB_ERROR | EVENT_JOB_MAX_INSTANCES)
@@ -78,11 +82,26 @@ class Service:
         def job() -> None:
             with self._lock:
                 self.last_tick[name] = datetime.now(UTC)
+            self._lower_priority()
             func()
             with self._lock:
                 self.last_tick[name] = datetime.now(UTC)
 
         return job
+
+    def _lower_priority(self) -> None:
+        """The job threads (and the threads and processes they start) run ``nice`` steps below
+        the rest, so the web UI's process gets the CPU first; once per pool thread. Linux only:
+        elsewhere the priority of a thread cannot be set apart from its process."""
+        if not self._nice or getattr(self._niced, "done", False) or sys.platform != "linux":
+            return
+        self._niced.done = True
+        thread = threading.get_native_id()
+        try:
+            current = os.getpriority(os.PRIO_PROCESS, thread)
+            os.setpriority(os.PRIO_PROCESS, thread, min(19, current + self._nice))
+        except OSError as exc:  # a sandbox that forbids it: run at the same priority
+            event(log, "service.nice_failed", level=logging.WARNING, error=str(exc))
 
     def _on_event(self, job_event: Any) -> None:
         if job_event.code == EVENT_JOB_MAX_INSTANCES:

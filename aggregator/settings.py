@@ -117,8 +117,13 @@ class ServiceSettings:
     # (0: glibc's default, 8 per core) and a fixed mmap threshold (0: glibc's rising one)
     malloc_arenas: int = 2
     malloc_mmap_threshold_kb: int = 128
+    # the scheduler's jobs (polling, clustering, comparisons) run this many niceness steps
+    # below the web UI's process, so pages answer first when both want the CPU (0: same)
+    nice: int = 3
 
     def __post_init__(self) -> None:
+        if not 0 <= self.nice <= 19:
+            raise ConfigError(f"must be 0 to 19, not {self.nice}", resource="[service] nice")
         if not 0 <= self.malloc_arenas <= 64:
             raise ConfigError(
                 f"must be 0 to 64, not {self.malloc_arenas}", resource="[service] malloc_arenas"

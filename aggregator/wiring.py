@@ -86,7 +86,7 @@ def build_runtime(
     # several workers on PostgreSQL keep each host's delay through a schedule in the database
     shared = store.workers.reserve_host if store.dialect == "postgresql" else None
     fetcher = Fetcher(settings.fetch, host_schedule=shared)
-    parse_pool = WorkPool(max(1, settings.parse.workers), name="parse")
+    parse_pool = WorkPool(max(1, settings.parse.workers), name="parse", nice=settings.service.nice)
     extractor = ExtractorPool(settings.extract)
     poller = FeedPoller(
         store=store,

@@ -4,6 +4,7 @@ shows each outlet's error and keeps running; SIGTERM stops it cleanly; jobs neve
 from __future__ import annotations
 
 import json
+import os
 import platform
 import signal
 import socket
@@ -110,3 +111,32 @@ def test_jobs_never_stack() -> None:
     assert peak == 1
     assert 1 <= runs <= 4  # a 1 s job on a 0.1 s interval ran back to back, never 25 times
     assert not service.running
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="per-thread priority is Linux's")
+def test_jobs_run_below_the_priority_of_the_rest_of_the_process() -> None:
+    """The web UI's process gets the CPU first: the scheduler's job threads, and the threads
+    they start, run ``nice`` steps lower; the process's other threads keep theirs."""
+    seen: dict[str, int] = {}
+    done = threading.Event()
+
+    def priority() -> int:
+        return os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+
+    def job() -> None:
+        seen.setdefault("job", priority())
+        child = threading.Thread(target=lambda: seen.setdefault("started", priority()))
+        child.start()
+        child.join()
+        done.set()
+
+    base = priority()
+    service = Service({"job": (job, 0.1)}, nice=3)
+    service.start()
+    try:
+        assert done.wait(10)
+    finally:
+        service.stop(wait=True)
+    expected = min(19, base + 3)
+    assert seen == {"job": expected, "started": expected}
+    assert priority() == base
