@@ -141,8 +141,8 @@ class WebProcess:
         return process, link
 
     def _await_start(self, process: BaseProcess, deadline: float) -> int | None:
-        # runs before the supervisor exists: the only thread that reaps this child
-        """None once the child listens; its exit status if it died first."""
+        """None once the child listens; its exit status if it died first. Runs before the
+        supervisor exists: the only thread that reaps this child."""
         while not self._started.wait(0.2):
             if process.exitcode is not None:
                 return process.exitcode
