@@ -4,8 +4,9 @@ restarted each time; then a last run completes. Every article must be stored exa
 nothing may be left pending, and the clusters must equal those of a clean, uninterrupted run.
 
 The processes are the real CLI: even cycles run the service (``newsagg run --no-web``, ticking
-every half second), odd cycles ``newsagg poll --once --all``, so kills land in feed polls,
-page fetches, extraction, clustering transactions and start-up alike.
+every half second), odd cycles ``newsagg poll --once --all``, each killed after a random
+number of its requests to the site (``kill_moment``), so kills land in feed polls, page
+fetches, extraction and clustering transactions alike.
 
 Comparing clusters honestly: the clusterer assigns articles in the order they become ready,
 and kills change that order, so two runs over arbitrary input may legitimately differ. The
