@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import pytest
-from sqlalchemy import event
 
 from aggregator.types import ArticleDraft, DateSource, FeedState, OutletConfig, PageOutcome
 from storage.db import migrate
 from storage.store import Store
+from tests.support.statements import captured
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 
@@ -138,18 +137,10 @@ def test_a_polled_feed_looks_up_its_stored_entries_in_one_query(store: Store) ->
     store.articles.insert_drafts(drafts, NOW)
     changed = [replace(d, title="new", item_hash="h2") if i % 10 == 0 else d
                for i, d in enumerate(drafts)]  # fmt: skip
-    statements: list[str] = []
-
-    def seen(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        statements.append(statement)
-
-    event.listen(store.engine, "before_cursor_execute", seen)
-    try:
+    with captured(store.engine) as statements:
         result = store.articles.insert_drafts(changed, NOW)
-    finally:
-        event.remove(store.engine, "before_cursor_execute", seen)
     assert len(result.revised_ids) == 4 and result.unchanged == 36
-    reads = [s for s in statements if s.lstrip().startswith("SELECT") and "FROM articles" in s]
+    reads = [s for s, _ in statements if s.lstrip().startswith("SELECT") and "FROM articles" in s]
     assert len(reads) == 1, reads
 
 

@@ -9,12 +9,11 @@ from datetime import UTC, datetime, timedelta
 from html import unescape
 from typing import Any
 
-from sqlalchemy import event
-
 from aggregator.types import OutletConfig
 from aggregator.web.compareview import Refs, build_parts, heat
 from aggregator.web.views import bars_markup, fmt_duration, sparkline, why_lines
 from storage import queries
+from tests.support.statements import captured
 from tests.support.webdata import NOW
 from tests.support.webkit import Site
 
@@ -150,19 +149,10 @@ def test_compare_view_degrades_part_by_part() -> None:
 def test_lists_of_stories_never_read_the_comparison_documents(shared_site: Site) -> None:
     """A comparison grows with its story (megabytes for hundreds of articles): the stories
     page and the cluster list must not load one per row (the soak's 2.3 s pages)."""
-    statements: list[str] = []
-
-    def seen(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        statements.append(statement)
-
-    engine = shared_site.store.engine
-    event.listen(engine, "before_cursor_execute", seen)
-    try:
+    with captured(shared_site.store.engine) as statements:
         for path in ("/", "/?sort=largest", "/api/clusters?limit=50"):
             assert shared_site.client.get(path).status_code == 200
-    finally:
-        event.remove(engine, "before_cursor_execute", seen)
-    clusters = [s for s in statements if "FROM story_clusters" in s]
+    clusters = [s for s, _ in statements if "FROM story_clusters" in s]
     assert clusters, "no story was read at all"
     assert not [s for s in clusters if COMPARISON_COLUMN.search(s)]
 
@@ -170,17 +160,9 @@ def test_lists_of_stories_never_read_the_comparison_documents(shared_site: Site)
 def test_sparkline_times_come_from_the_covering_index(shared_site: Site) -> None:
     """In SQLite an article's times sit after its text: the stories page reads them from the
     covering index (migration 0004), not from the row, and gets the same times."""
-    statements: list[tuple[str, Any]] = []
-
-    def seen(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_args: Any) -> None:
-        statements.append((statement, parameters))
-
     engine = shared_site.store.engine
-    event.listen(engine, "before_cursor_execute", seen)
-    try:
+    with captured(engine) as statements:
         assert shared_site.client.get("/").status_code == 200
-    finally:
-        event.remove(engine, "before_cursor_execute", seen)
     sparkline_reads = [(s, p) for s, p in statements if "coalesce(a.published" in s]
     assert len(sparkline_reads) == 1
     statement, parameters = sparkline_reads[0]
