@@ -20,6 +20,8 @@ from typing import Any
 
 import psycopg
 
+from storage.coverage import coverage_counts
+
 OUTLETS = 40
 VOCAB = [f"w{n}" for n in range(5000)]
 SEASONAL = [f"season{n}" for n in range(20)]
@@ -37,7 +39,11 @@ class Story:
     first: datetime | None = None
     last: datetime | None = None
     outlets: set[str] = field(default_factory=set)
-    count: int = 0
+    times: list[datetime] = field(default_factory=list)
+
+    @property
+    def count(self) -> int:
+        return len(self.times)
 
 
 def _sizes(rng: random.Random, articles: int, clusters: int) -> list[int]:
@@ -82,7 +88,7 @@ def articles(
             story.first = story.first or moment
             story.last = moment
             story.outlets.add(outlet)
-            story.count += 1
+            story.times.append(moment)
             url = f"https://{outlet}.example/{article_id}"
             row = (article_id, outlet, outlet_feed(outlet), url, url, url, f"x{article_id}",
                    title, "", _text(rng, tag), "en", moment, "feed", moment, moment,
@@ -109,7 +115,7 @@ MEMBERSHIP_COLUMNS = (
 )
 CLUSTER_COLUMNS = (
     "id, param_version, key, title, language, first_published, last_updated, article_count, "
-    "outlet_count, outlets, comparison_stale, created_at, updated_at"
+    "outlet_count, outlets, coverage, comparison_stale, created_at, updated_at"
 )
 
 
@@ -180,7 +186,8 @@ def _clusters(cur: Any, stories: list[Story], end: datetime) -> None:
         for s in stories:
             copy.write_row(
                 (s.id, "bench", f"k{s.id}", s.title, "en", s.first, s.last, s.count,
-                 len(s.outlets), json.dumps(sorted(s.outlets)), False, end, end)
+                 len(s.outlets), json.dumps(sorted(s.outlets)),
+                 json.dumps(coverage_counts(s.times)), False, end, end)
             )  # fmt: skip
 
 

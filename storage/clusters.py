@@ -11,6 +11,7 @@ from sqlalchemy import delete, func, select, update
 
 from aggregator.errors import NotFoundError
 from storage.base import Repo
+from storage.coverage import coverage_counts
 from storage.models import (
     ArticleRow,
     MembershipRow,
@@ -167,7 +168,9 @@ class ClusterRepo(Repo):
             session.execute(
                 update(StoryClusterRow)
                 .where(StoryClusterRow.id.in_(sources))
-                .values(merged_into=target, article_count=0, outlet_count=0, outlets=[])
+                .values(
+                    merged_into=target, article_count=0, outlet_count=0, outlets=[], coverage=[]
+                )
             )
 
     def move_articles(
@@ -382,5 +385,6 @@ def refresh_cluster(session: Any, cluster_id: int, now: datetime) -> None:
     row.language = members[0][4] if members else None
     row.first_published = min(times) if times else None
     row.last_updated = max(times) if times else None
+    row.coverage = coverage_counts(times)
     row.comparison_stale = True
     row.updated_at = now

@@ -7,6 +7,8 @@ PostgreSQL goes through psycopg 3. ``migrate()`` upgrades either to the Alembic 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +16,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
@@ -98,11 +100,43 @@ def alembic_config(url: str) -> Config:
     return config
 
 
+@contextmanager
+def schema_transaction(engine: Engine) -> Iterator[Connection]:
+    """One transaction for schema changes. On SQLite, foreign keys are off while it runs and
+    checked before it commits: Alembic's batch mode rebuilds a table by copying it and dropping
+    the old one, and with foreign keys on SQLite deletes every row that points at the dropped
+    table through ON DELETE CASCADE (rebuilding ``story_clusters`` emptied ``memberships``).
+    This is SQLite's own procedure: https://www.sqlite.org/lang_altertable.html#otheralter"""
+    with engine.connect() as conn:
+        driver = conn.connection.driver_connection if conn.dialect.name == "sqlite" else None
+        if driver is not None:
+            driver.execute("PRAGMA foreign_keys=OFF")  # a no-op inside a transaction
+        try:
+            with conn.begin():
+                yield conn
+                if driver is not None:
+                    _check_foreign_keys(conn)
+        finally:
+            if driver is not None:
+                driver.execute("PRAGMA foreign_keys=ON")
+
+
+def _check_foreign_keys(conn: Connection) -> None:
+    broken = conn.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+    if broken:
+        table, rowid, parent, _ = broken[0]
+        raise StorageError(
+            f"after the migration {len(broken)} rows point at nothing "
+            f"(first: {table} row {rowid} -> {parent}); the migration was rolled back",
+            resource="migration",
+        )
+
+
 def migrate(url: str, revision: str = "head") -> None:
     """Upgrade the database at ``url`` to ``revision``."""
     engine = make_engine(url)
     try:
-        with engine.begin() as conn:
+        with schema_transaction(engine) as conn:
             config = alembic_config(url)
             config.attributes["connection"] = conn
             command.upgrade(config, revision)

@@ -260,6 +260,8 @@ class StoryClusterRow(Base):
     article_count: Mapped[int] = mapped_column(default=0)
     outlet_count: Mapped[int] = mapped_column(default=0)
     outlets: Mapped[list[Any]] = mapped_column(default=list)
+    # articles per 16th of the story's time span (storage.coverage); NULL until computed
+    coverage: Mapped[list[Any] | None] = mapped_column(Json)
     merged_into: Mapped[int | None] = mapped_column(
         ForeignKey("story_clusters.id", ondelete="SET NULL")
     )

@@ -36,6 +36,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import SQLAlchemyError
 
 from aggregator.errors import InputError, NotFoundError, StorageError
+from storage.coverage import coverage_counts
 from storage.models import (
     ArticleRevisionRow,
     ArticleRow,
@@ -91,6 +92,7 @@ class ClusterItem:
     article_count: int
     outlet_count: int
     outlets: tuple[str, ...]
+    coverage: tuple[int, ...] | None = None  # None: not computed yet (see ``coverage``)
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,6 +183,7 @@ ITEM_COLUMNS = (
     C.article_count,
     C.outlet_count,
     C.outlets,
+    C.coverage,
 )
 
 
@@ -194,6 +197,7 @@ def _cluster_item(row: Any) -> ClusterItem:
         row.article_count,
         row.outlet_count,
         tuple(row.outlets or ()),
+        None if row.coverage is None else tuple(int(n) for n in row.coverage),
     )
 
 
@@ -278,6 +282,15 @@ COVERAGE_SQLITE = (
     "JOIN articles AS a INDEXED BY ix_articles_id_published_first_seen ON a.id = m.article_id "
     "WHERE m.cluster_id IN :ids"
 )
+
+
+def coverage(engine: Engine, items: Sequence[ClusterItem]) -> dict[int, list[int]]:
+    """Each story's coverage counts (``storage.coverage``): those stored with the story, else,
+    for a story not refreshed since migration 0005 added them, counted from its members' times."""
+    out = {item.id: list(item.coverage) for item in items if item.coverage is not None}
+    missing = [item.id for item in items if item.coverage is None]
+    out.update({cid: coverage_counts(t) for cid, t in coverage_times(engine, missing).items()})
+    return out
 
 
 def coverage_times(engine: Engine, cluster_ids: Sequence[int]) -> dict[int, list[datetime]]:

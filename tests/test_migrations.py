@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import sqlite3
 from typing import Any
 
+import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect
 
+from aggregator.errors import StorageError
 from storage.db import alembic_config, current_revision, head_revision, make_engine, migrate
 from storage.models import Base
+from tests.support.webdata import filled
+from tests.support.webkit import basil_path
 
 
 def _not_search(obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any) -> bool:
@@ -44,3 +49,41 @@ def test_models_and_migrations_agree(db_url: str) -> None:
         assert diff == []
     finally:
         engine.dispose()
+
+
+def test_rebuilding_a_table_on_sqlite_keeps_the_rows_that_point_at_it(sqlite_url: str) -> None:
+    """Batch mode rebuilds ``story_clusters`` (0005's downgrade) by copy and drop: with
+    foreign keys on, SQLite would delete every membership through ON DELETE CASCADE."""
+    filled(sqlite_url, basil_path(), stories=4)
+    engine = make_engine(sqlite_url)
+    try:
+        before = _count(engine, "memberships")
+        assert before == 12
+        command.downgrade(alembic_config(sqlite_url), "0004")
+        assert "coverage" not in {c["name"] for c in inspect(engine).get_columns("story_clusters")}
+        assert _count(engine, "memberships") == before
+        migrate(sqlite_url)
+        assert _count(engine, "memberships") == before
+        with engine.connect() as conn:
+            assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1  # on again
+    finally:
+        engine.dispose()
+
+
+def test_a_migration_leaving_broken_references_is_rolled_back(sqlite_url: str) -> None:
+    filled(sqlite_url, basil_path(), stories=2)
+    command.downgrade(alembic_config(sqlite_url), "0004")
+    with sqlite3.connect(sqlite_url.removeprefix("sqlite:///")) as raw:  # foreign keys off
+        raw.execute("UPDATE memberships SET cluster_id = 999999 WHERE rowid = 1")
+    with pytest.raises(StorageError, match=r"1 rows point at nothing.*memberships"):
+        migrate(sqlite_url)
+    engine = make_engine(sqlite_url)
+    try:
+        assert current_revision(engine) == "0004"
+    finally:
+        engine.dispose()
+
+
+def _count(engine: Any, table: str) -> int:
+    with engine.connect() as conn:
+        return int(conn.exec_driver_sql(f"SELECT count(*) FROM {table}").scalar_one())

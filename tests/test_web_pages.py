@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from html import unescape
 from typing import Any
 
 from aggregator.types import OutletConfig
 from aggregator.web.compareview import Refs, build_parts, heat
 from aggregator.web.views import bars_markup, fmt_duration, sparkline, why_lines
-from storage import queries
 from tests.support.statements import captured
 from tests.support.webdata import NOW
 from tests.support.webkit import Site
@@ -120,10 +119,10 @@ def test_article_page_shows_provenance_flags_and_revisions(site: Site) -> None:
 
 
 def test_view_helpers() -> None:
-    start = datetime(2026, 1, 1, tzinfo=UTC)
-    bars = sparkline([start, start, start + timedelta(hours=10)], width=100, height=20, buckets=10)
+    bars = sparkline([2, *[0] * 8, 1], width=100, height=20)
     assert [b.count for b in bars] == [2, 1] and bars[0].height == 20
-    assert sparkline([]) == []
+    assert [(b.x, b.height) for b in bars] == [(0.0, 20.0), (90.0, 10.0)]
+    assert sparkline([]) == [] and sparkline([0] * 16) == []
     drawn = bars_markup(bars)
     assert drawn.count("<rect ") == 2 and "<title>2 articles</title>" in drawn
     assert '<rect x="0.0" y="0.0" width="8.0" height="20.0">' in drawn
@@ -155,33 +154,3 @@ def test_lists_of_stories_never_read_the_comparison_documents(shared_site: Site)
     clusters = [s for s, _ in statements if "FROM story_clusters" in s]
     assert clusters, "no story was read at all"
     assert not [s for s in clusters if COMPARISON_COLUMN.search(s)]
-
-
-def test_sparkline_times_come_from_the_covering_index(shared_site: Site) -> None:
-    """In SQLite an article's times sit after its text: the stories page reads them from the
-    covering index (migration 0004), not from the row, and gets the same times."""
-    engine = shared_site.store.engine
-    with captured(engine) as statements:
-        assert shared_site.client.get("/").status_code == 200
-    sparkline_reads = [(s, p) for s, p in statements if "coalesce(a.published" in s]
-    assert len(sparkline_reads) == 1
-    statement, parameters = sparkline_reads[0]
-    with engine.connect() as conn:
-        plan = " ".join(
-            str(row[-1])
-            for row in conn.exec_driver_sql("EXPLAIN QUERY PLAN " + statement, parameters)
-        )
-        assert "COVERING INDEX ix_articles_id_published_first_seen" in plan
-        ids = [int(row[0]) for row in conn.exec_driver_sql("SELECT id FROM story_clusters")]
-    expected: dict[int, list[datetime]] = {}  # the same times, read from the rows
-    with engine.connect() as conn:
-        for cid, published, first_seen in conn.exec_driver_sql(
-            "SELECT m.cluster_id, a.published, a.first_seen FROM memberships m "
-            "JOIN articles a NOT INDEXED ON a.id = m.article_id"
-        ):
-            moment = datetime.fromisoformat(published or first_seen).replace(tzinfo=UTC)
-            expected.setdefault(cid, []).append(moment)
-    got = queries.coverage_times(engine, ids)
-    assert {k: sorted(v) for k, v in got.items() if v} == {
-        k: sorted(v) for k, v in expected.items()
-    }

@@ -57,7 +57,7 @@ def stories(
     page = queries.list_clusters(
         engine, filters, sort=kind.split(":")[1], after=after, limit=context.settings.web.page_size
     )
-    times = queries.coverage_times(engine, [item.id for item in page.items])
+    counts = queries.coverage(engine, page.items)
     form = {
         "since": since or "",
         "until": until or "",
@@ -75,7 +75,7 @@ def stories(
     return render(
         request,
         "stories.html",
-        items=[(item, bars_markup(sparkline(times.get(item.id, [])))) for item in page.items],
+        items=[(item, bars_markup(sparkline(counts.get(item.id, [])))) for item in page.items],
         names={o["id"]: o["name"] for o in outlets},
         outlets=outlets,
         labels=_label_choices(outlets),

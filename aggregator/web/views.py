@@ -98,27 +98,16 @@ class Bar:
     count: int
 
 
-def sparkline(
-    times: Sequence[datetime], *, width: float = 120, height: float = 24, buckets: int = 16
-) -> list[Bar]:
-    """Coverage over time as bars: articles per slice of the story's time span."""
-    if not times:
+def sparkline(counts: Sequence[int], *, width: float = 120, height: float = 24) -> list[Bar]:
+    """Coverage over time as bars, one for each slice that has articles (the counts of
+    ``storage.coverage.coverage_counts``), the tallest ``height`` high."""
+    if not counts or max(counts) <= 0:
         return []
-    start, end = min(times), max(times)
-    span = (end - start).total_seconds()
-    counts = [0] * buckets
-    for moment in times:
-        i = (
-            0
-            if span <= 0
-            else min(buckets - 1, int((moment - start).total_seconds() / span * buckets))
-        )
-        counts[i] += 1
     top = max(counts)
-    step = width / buckets
+    step = width / len(counts)
     bars = []
     for i, count in enumerate(counts):
-        if count:
+        if count > 0:
             h = max(2.0, height * count / top)
             bars.append(
                 Bar(

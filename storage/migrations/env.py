@@ -5,7 +5,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import Connection
 
-from storage.db import make_engine
+from storage.db import make_engine, schema_transaction
 from storage.models import Base
 
 config = context.config
@@ -29,7 +29,7 @@ def run_migrations_online() -> None:
         _run(connection)
         return
     engine = make_engine(config.get_main_option("sqlalchemy.url") or "")
-    with engine.begin() as conn:
+    with schema_transaction(engine) as conn:
         _run(conn)
     engine.dispose()
 
