@@ -5,8 +5,9 @@ nothing may be left pending, and the clusters must equal those of a clean, unint
 
 The processes are the real CLI: even cycles run the service (``newsagg run --no-web``, ticking
 every half second), odd cycles ``newsagg poll --once --all``, each killed after a random
-number of its requests to the site (``kill_moment``), so kills land in feed polls, page
-fetches, extraction and clustering transactions alike.
+number of its requests to the site (``kill_moment``) or, in half the cycles of each command,
+just after it stored the feeds' new entries (``stored_more``), plus a random delay, so kills
+land in feed polls, page fetches, extraction and clustering transactions alike.
 
 Comparing clusters honestly: the clusterer assigns articles in the order they become ready,
 and kills change that order, so two runs over arbitrary input may legitimately differ. The
@@ -155,7 +156,10 @@ def kill_cycles(
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        kill_moment(site, asked + rng.randint(1, 6), proc)
+        if cycle % 2 == (cycle // 2) % 2:  # half the cycles of each command
+            stored_more(env["NEWSAGG_DATABASE_URL"], steps[-1][0] if steps else 0, proc)
+        else:
+            kill_moment(site, asked + rng.randint(1, 6), proc)
         time.sleep(rng.uniform(0.0, 0.15))
         if proc.poll() is None:
             killed += 1
@@ -174,6 +178,19 @@ def kill_moment(site: Site, requests: int, proc: subprocess.Popen[bytes]) -> Non
     deadline = time.monotonic() + 10
     while site.requests < requests and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.005)
+
+
+def stored_more(db_url: str, stored: int, proc: subprocess.Popen[bytes]) -> None:
+    """Wait until the process has stored more than ``stored`` articles (or exited, or 10 s
+    passed): a kill then lands among the pages and the clustering of entries it has just
+    stored. Kills by requests alone left half the cycles of a slow day (a parse pool takes a
+    second to start) killed before the feeds' entries were stored, with no progress at all."""
+    deadline = time.monotonic() + 10
+    with Store.open(db_url) as store:
+        while store.articles.count() <= stored and proc.poll() is None:
+            if time.monotonic() > deadline:
+                return
+            time.sleep(0.01)
 
 
 def export_articles(env: dict[str, str], folder: Path, name: str) -> list[dict[str, object]]:
