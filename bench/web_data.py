@@ -209,8 +209,11 @@ def add_comparisons(url: str, cluster_ids: list[int], now: datetime) -> float:
                 now=now,
             )
             conn.execute(
-                "UPDATE story_clusters SET comparison = %s, comparison_at = %s WHERE id = %s",
-                (json.dumps(comparison), now, cluster_id),
+                "INSERT INTO story_comparisons (cluster_id, comparison) VALUES (%s, %s)",
+                (cluster_id, json.dumps(comparison)),
+            )
+            conn.execute(
+                "UPDATE story_clusters SET comparison_at = %s WHERE id = %s", (now, cluster_id)
             )
     return time.perf_counter() - started
 

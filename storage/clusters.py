@@ -19,6 +19,7 @@ from storage.models import (
     ParamSetRow,
     SignatureRow,
     StoryClusterRow,
+    StoryComparisonRow,
 )
 
 
@@ -58,7 +59,7 @@ class ClusterSummary:
     comparison: Mapping[str, Any] | None
 
 
-def _summary(row: StoryClusterRow) -> ClusterSummary:
+def _summary(row: StoryClusterRow, comparison: Mapping[str, Any] | None) -> ClusterSummary:
     return ClusterSummary(
         id=row.id,
         key=row.key,
@@ -70,7 +71,7 @@ def _summary(row: StoryClusterRow) -> ClusterSummary:
         outlet_count=row.outlet_count,
         outlets=tuple(row.outlets),
         merged_into=row.merged_into,
-        comparison=row.comparison,
+        comparison=comparison,
     )
 
 
@@ -213,12 +214,18 @@ class ClusterRepo(Repo):
             row = session.get(StoryClusterRow, cluster_id)
             if row is None:
                 raise NotFoundError("no such story cluster", resource=f"cluster {cluster_id}")
-            return _summary(row)
+            comparison = session.scalar(
+                select(StoryComparisonRow.comparison).where(
+                    StoryComparisonRow.cluster_id == cluster_id
+                )
+            )
+            return _summary(row, comparison)
 
     def clusters(self, version: str, *, limit: int = 1000) -> list[ClusterSummary]:
         with self.session(write=False) as session:
-            rows = session.scalars(
-                select(StoryClusterRow)
+            rows = session.execute(
+                select(StoryClusterRow, StoryComparisonRow.comparison)
+                .outerjoin(StoryComparisonRow)
                 .where(
                     StoryClusterRow.param_version == version,
                     StoryClusterRow.merged_into.is_(None),
@@ -227,7 +234,7 @@ class ClusterRepo(Repo):
                 .order_by(StoryClusterRow.id)
                 .limit(limit)
             )
-            return [_summary(row) for row in rows]
+            return [_summary(row, comparison) for row, comparison in rows]
 
     def members(self, cluster_id: int) -> list[tuple[int, MembershipRecord]]:
         """(article id, membership) of a cluster, oldest article first."""
@@ -276,10 +283,16 @@ class ClusterRepo(Repo):
         self, cluster_id: int, comparison: Mapping[str, Any], now: datetime
     ) -> None:
         with self.session() as session:
+            document = dict(comparison)
+            session.execute(
+                self.insert(StoryComparisonRow.__table__)
+                .values(cluster_id=cluster_id, comparison=document)
+                .on_conflict_do_update(index_elements=["cluster_id"], set_={"comparison": document})
+            )
             session.execute(
                 update(StoryClusterRow)
                 .where(StoryClusterRow.id == cluster_id)
-                .values(comparison=dict(comparison), comparison_at=now, comparison_stale=False)
+                .values(comparison_at=now, comparison_stale=False)
             )
 
     def outlet_labels(self) -> dict[str, tuple[str, str, dict[str, Any]]]:

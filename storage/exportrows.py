@@ -13,7 +13,7 @@ from sqlalchemy import Engine, Text, cast, func, select
 from aggregator.errors import InputError
 from storage.models import ArticleRow as A
 from storage.models import MembershipRow as M
-from storage.models import ParamSetRow
+from storage.models import ParamSetRow, StoryComparisonRow
 from storage.models import StoryClusterRow as C
 from storage.queries import (
     AnySelect,
@@ -88,8 +88,9 @@ def _export_comparisons(dialect: str, version: str | None, f: ExportFilters) -> 
     filters = ClusterFilters(since=f.since, until=f.until, outlets=f.outlets)
     conditions = cluster_conditions(dialect, version or "", filters)
     return (
-        select(C.id.label("cluster_id"), C.comparison)
-        .where(*conditions, C.comparison.is_not(None))
+        select(C.id.label("cluster_id"), StoryComparisonRow.comparison)
+        .join(StoryComparisonRow, StoryComparisonRow.cluster_id == C.id)
+        .where(*conditions)
         .order_by(C.id)
     )
 

@@ -265,11 +265,23 @@ class StoryClusterRow(Base):
     merged_into: Mapped[int | None] = mapped_column(
         ForeignKey("story_clusters.id", ondelete="SET NULL")
     )
-    comparison: Mapped[dict[str, Any] | None] = mapped_column(Json)
     comparison_at: Mapped[datetime | None]
     comparison_stale: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
+
+
+class StoryComparisonRow(Base):
+    """A story's comparison (``aggregator.compare``), apart from the story's row: the document
+    grows with the story (megabytes for hundreds of articles), and in SQLite every column
+    after it in a row is read by walking its overflow pages."""
+
+    __tablename__ = "story_comparisons"
+
+    cluster_id: Mapped[int] = mapped_column(
+        ForeignKey("story_clusters.id", ondelete="CASCADE"), primary_key=True
+    )
+    comparison: Mapped[dict[str, Any]] = mapped_column(Json)
 
 
 class MembershipRow(Base):

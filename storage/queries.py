@@ -44,6 +44,7 @@ from storage.models import (
     OutletRow,
     ParamSetRow,
     StoryClusterRow,
+    StoryComparisonRow,
 )
 
 T = TypeVar("T")
@@ -343,7 +344,11 @@ MEMBER_COLUMNS = (
 
 def cluster_detail(engine: Engine, cluster_id: int) -> ClusterDetail:
     with reading(engine) as conn:
-        row = conn.execute(select(C).where(C.id == cluster_id)).first()
+        row = conn.execute(
+            select(C, StoryComparisonRow.comparison)
+            .outerjoin(StoryComparisonRow)
+            .where(C.id == cluster_id)
+        ).first()
         if row is None:
             raise NotFoundError("no such story", resource=f"cluster {cluster_id}")
         members = conn.execute(

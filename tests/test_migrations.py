@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from typing import Any
 
@@ -58,12 +59,19 @@ def test_rebuilding_a_table_on_sqlite_keeps_the_rows_that_point_at_it(sqlite_url
     engine = make_engine(sqlite_url)
     try:
         before = _count(engine, "memberships")
-        assert before == 12
+        comparisons = _comparisons(engine, "SELECT cluster_id, comparison FROM story_comparisons")
+        assert before == 12 and len(comparisons) == 4
         command.downgrade(alembic_config(sqlite_url), "0004")
         assert "coverage" not in {c["name"] for c in inspect(engine).get_columns("story_clusters")}
         assert _count(engine, "memberships") == before
+        assert comparisons == _comparisons(
+            engine, "SELECT id, comparison FROM story_clusters WHERE comparison IS NOT NULL"
+        )
         migrate(sqlite_url)
         assert _count(engine, "memberships") == before
+        assert comparisons == _comparisons(
+            engine, "SELECT cluster_id, comparison FROM story_comparisons"
+        )
         with engine.connect() as conn:
             assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1  # on again
     finally:
@@ -87,3 +95,8 @@ def test_a_migration_leaving_broken_references_is_rolled_back(sqlite_url: str) -
 def _count(engine: Any, table: str) -> int:
     with engine.connect() as conn:
         return int(conn.exec_driver_sql(f"SELECT count(*) FROM {table}").scalar_one())
+
+
+def _comparisons(engine: Any, sql: str) -> dict[int, Any]:
+    with engine.connect() as conn:
+        return {int(cid): json.loads(doc) for cid, doc in conn.exec_driver_sql(sql)}

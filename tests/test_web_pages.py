@@ -12,15 +12,18 @@ from typing import Any
 from aggregator.types import OutletConfig
 from aggregator.web.compareview import Refs, build_parts, heat
 from aggregator.web.views import bars_markup, fmt_duration, sparkline, why_lines
+from storage.db import migrate
+from storage.store import Store
 from tests.support.statements import captured
-from tests.support.webdata import NOW
-from tests.support.webkit import Site
+from tests.support.webdata import NOW, fill_gold, outlet
+from tests.support.webkit import Site, serve
 
 pytest_plugins = ["tests.support.webfixtures"]
 
 STORY_LINK = re.compile(r'class="story-title" href="/clusters/(\d+)"')
 NEXT_LINK = re.compile(r'href="([^"]+)" id="next-page"')
-COMPARISON_COLUMN = re.compile(r"\bstory_clusters\.comparison\b")
+BADGE = re.compile(r'<span class="badge(?: more)?">([^<]+)</span>')
+COMPARISONS = re.compile(r"\bstory_comparisons\b")
 
 
 def test_stories_page_walks_every_story_by_cursor(shared_site: Site) -> None:
@@ -74,13 +77,7 @@ def test_story_page_without_or_with_a_damaged_comparison(site: Site) -> None:
     assert "cannot draw" in html and "not a list" in html
     assert "Not part of this comparison" in html
     with site.store.engine.begin() as conn:
-        from sqlalchemy import update
-
-        from storage.models import StoryClusterRow
-
-        conn.execute(
-            update(StoryClusterRow).where(StoryClusterRow.id == second).values(comparison=None)
-        )
+        conn.exec_driver_sql("DELETE FROM story_comparisons WHERE cluster_id = ?", (second,))
     html = site.client.get(f"/clusters/{second}").text
     assert 'id="no-comparison"' in html
     assert site.client.get(f"/api/clusters/{second}").json()["comparison"] is None
@@ -153,4 +150,25 @@ def test_lists_of_stories_never_read_the_comparison_documents(shared_site: Site)
             assert shared_site.client.get(path).status_code == 200
     clusters = [s for s, _ in statements if "FROM story_clusters" in s]
     assert clusters, "no story was read at all"
-    assert not [s for s in clusters if COMPARISON_COLUMN.search(s)]
+    assert not [s for s, _ in statements if COMPARISONS.search(s)]
+
+
+def test_a_story_of_many_outlets_shows_a_dozen_badges_the_filtered_first(sqlite_url: str) -> None:
+    migrate(sqlite_url)
+    rows = [
+        {"id": f"a{n}", "outlet": f"o{n:02d}", "title": f"Harbour bridge closes, report {n}",
+         "text": f"The harbour bridge closed on Monday, report {n} said. " * 10,
+         "published": f"2026-11-20T{n:02d}:00:00", "url": f"https://o{n}.example/bridge",
+         "story": "bridge"}
+        for n in range(15)
+    ]  # fmt: skip
+    with Store.open(sqlite_url) as store:
+        data = fill_gold(store, rows, [outlet(f"o{n:02d}", f"Outlet {n}") for n in range(15)])
+    with serve(sqlite_url, data) as site:
+        html = site.client.get("/").text
+        badges = BADGE.findall(html)
+        assert badges == [f"Outlet {n}" for n in range(12)] + ["+3 more"]
+        assert "15 outlets" in html
+        filtered = BADGE.findall(site.client.get("/", params={"outlet": ["o13", "o02"]}).text)
+        assert filtered[:2] == ["Outlet 2", "Outlet 13"] and len(filtered) == 13
+        assert filtered[-1] == "+3 more" and len(set(filtered)) == 13

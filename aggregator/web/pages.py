@@ -19,6 +19,15 @@ router = APIRouter(dependencies=[Depends(reader)], include_in_schema=False)
 Id = Annotated[int, Path(ge=1, le=params.MAX_ID)]
 Text = Annotated[str | None, Query(max_length=1000)]
 Many = Annotated[list[str] | None, Query()]
+MAX_BADGES = 12
+
+
+def shown_outlets(item: queries.ClusterItem, filters: queries.ClusterFilters) -> list[str]:
+    """The outlet badges of a story in a list: at most ``MAX_BADGES``, those the filter asks
+    for first (a story of hundreds of outlets drew hundreds of badges: 7,500 on a page)."""
+    wanted = set(filters.outlets)
+    first = [o for o in item.outlets if o in wanted]
+    return (first + [o for o in item.outlets if o not in wanted])[:MAX_BADGES]
 
 
 def _label_choices(outlets: list[dict[str, Any]]) -> list[str]:
@@ -75,7 +84,10 @@ def stories(
     return render(
         request,
         "stories.html",
-        items=[(item, bars_markup(sparkline(counts.get(item.id, [])))) for item in page.items],
+        items=[
+            (item, bars_markup(sparkline(counts.get(item.id, []))), shown_outlets(item, filters))
+            for item in page.items
+        ],
         names={o["id"]: o["name"] for o in outlets},
         outlets=outlets,
         labels=_label_choices(outlets),

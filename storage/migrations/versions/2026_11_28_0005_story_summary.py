@@ -1,10 +1,15 @@
-"""story coverage: each story's articles per 16th of its time span, stored with the story
+"""story summary: comparisons in a table of their own, coverage counts with the story
 
-The stories page drew each story's sparkline from every member's time: for a page of stories
-of hundreds of articles that was half the page's time under the soak's load. The counts are now
-kept with the story (``storage.coverage``, recomputed with the story's other statistics). This
-migration adds the column and fills it for the stories already stored; a story it leaves NULL
-is counted from its members when a page shows it.
+A story's row is read by every list of stories and rewritten each time the clusterer adds an
+article. It held the story's comparison, a JSON document that grows with the story (megabytes
+for hundreds of articles): in SQLite every column after it is read by walking its overflow
+pages, and every refresh of the story's statistics decoded it. The comparisons move to
+``story_comparisons`` (one row per story, deleted with it).
+
+The stories page drew each story's sparkline from every member's time. Each story now keeps
+its coverage (``storage.coverage``: articles per 16th of its time span), recomputed with its
+other statistics; this migration fills it for the stories already stored, and a story it
+leaves NULL is counted from its members when a page shows it.
 
 Revision ID: 0005
 Revises: 0004
@@ -27,7 +32,8 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 BUCKETS, BATCH = 16, 500
-JSON = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
+JSON = sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql")
+ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 clusters = sa.table(
     "story_clusters", sa.column("id", sa.BigInteger), sa.column("article_count", sa.Integer),
     sa.column("coverage", JSON),
@@ -42,7 +48,24 @@ articles = sa.table(
 
 
 def upgrade() -> None:
+    op.create_table(
+        "story_comparisons",
+        sa.Column("cluster_id", ID, nullable=False),
+        sa.Column("comparison", JSON, nullable=False),
+        sa.ForeignKeyConstraint(
+            ["cluster_id"],
+            ["story_clusters.id"],
+            name=op.f("fk_story_comparisons_cluster_id_story_clusters"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("cluster_id", name=op.f("pk_story_comparisons")),
+    )
+    op.execute(
+        "INSERT INTO story_comparisons (cluster_id, comparison) "
+        "SELECT id, comparison FROM story_clusters WHERE comparison IS NOT NULL"
+    )
     with op.batch_alter_table("story_clusters", schema=None) as batch_op:
+        batch_op.drop_column("comparison")
         batch_op.add_column(sa.Column("coverage", JSON, nullable=True))
     bind = op.get_bind()
     ids = list(bind.scalars(sa.select(clusters.c.id).where(clusters.c.article_count > 0)))
@@ -53,6 +76,12 @@ def upgrade() -> None:
 def downgrade() -> None:
     with op.batch_alter_table("story_clusters", schema=None) as batch_op:
         batch_op.drop_column("coverage")
+        batch_op.add_column(sa.Column("comparison", JSON, nullable=True))
+    op.execute(
+        "UPDATE story_clusters SET comparison = (SELECT s.comparison FROM story_comparisons AS s "
+        "WHERE s.cluster_id = story_clusters.id)"
+    )
+    op.drop_table("story_comparisons")
 
 
 def _fill(bind: sa.Connection, ids: list[int]) -> None:
