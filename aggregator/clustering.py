@@ -98,12 +98,13 @@ class Clusterer:
                 self._cluster(engine, articles)
         return len(articles)
 
-    def refresh(self, limit: int) -> int:
+    def refresh(self, limit: int, stop: Callable[[], bool] = lambda: False) -> int:
         """Recompute up to ``limit`` stale comparisons (a job of its own, so a burst of
-        articles is clustered first and each changed story compared once after it)."""
+        articles is clustered first and each changed story compared once after it), until
+        ``stop()``."""
         if self.refresher is None or not self._lock_free_mine():
             return 0
-        return self.refresher.run(limit)
+        return self.refresher.run(limit, stop)
 
     def _lock_free_mine(self) -> bool:
         with self._lock:

@@ -99,6 +99,7 @@ def _service(
             web_process.start()
         _wait_for_signal()
     finally:
+        jobs.stopping.set()  # a running comparison job ends after its current story
         if web_process is not None:
             web_process.stop()
         service.stop(wait=True)

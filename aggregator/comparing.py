@@ -27,14 +27,19 @@ class ComparisonRefresher:
         self.lexicons = lexicons
         self.clock = clock
 
-    def run(self, limit: int = 100) -> int:
-        """Recompute up to ``limit`` stale comparisons; returns how many were done."""
+    def run(self, limit: int = 100, stop: Callable[[], bool] = lambda: False) -> int:
+        """Recompute up to ``limit`` stale comparisons, until ``stop()`` says so between two
+        stories (a shutdown: one story of hundreds of articles takes seconds); returns how
+        many were done. Those left stay stale for the next run."""
         version = self.store.clusters.active_version()
         if version is None:
             return 0
         stale = self.store.clusters.stale_comparisons(version, limit)
         outlets = self._outlets()
+        done = 0
         for cluster_id in stale:
+            if stop():
+                break
             started = time.perf_counter()
             comparison = self.compare(cluster_id, outlets)
             self.store.clusters.save_comparison(cluster_id, comparison, self.clock())
@@ -45,7 +50,8 @@ class ComparisonRefresher:
                 cluster=cluster_id,
                 ms=round((time.perf_counter() - started) * 1000, 1),
             )
-        return len(stale)
+            done += 1
+        return done
 
     def compare(self, cluster_id: int, outlets: dict[str, OutletInfo]) -> dict[str, object]:
         members = self.store.clusters.members(cluster_id)

@@ -9,9 +9,10 @@ lock itself, retention here.
 from __future__ import annotations
 
 import logging
+import threading
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Protocol
 
@@ -37,6 +38,7 @@ class Jobs:
     clock: Callable[[], datetime]
     singleton: Lock
     started_at: datetime
+    stopping: threading.Event = field(default_factory=threading.Event)  # set at shutdown
 
     def table(self) -> dict[str, tuple[Callable[[], object], float]]:
         """name -> (function, interval seconds), for ``aggregator.service.Service``."""
@@ -68,7 +70,7 @@ class Jobs:
         """Stale comparisons, in their own job: a story that keeps growing is compared at most
         once per run of this job, not after every article."""
         with bind(job=f"compare-{uuid.uuid4().hex[:8]}", worker=self.owner):
-            done = self.pipeline.compare(limit=200)
+            done = self.pipeline.compare(limit=200, stop=self.stopping.is_set)
             if done:
                 event(log, "compare.done", comparisons=done)
 

@@ -33,8 +33,8 @@ class ClusterStage(Protocol):
         """Cluster up to ``limit`` ready articles; returns how many were handled."""
         ...
 
-    def refresh(self, limit: int) -> int:
-        """Recompute up to ``limit`` stale comparisons; returns how many."""
+    def refresh(self, limit: int, stop: Callable[[], bool] = ...) -> int:
+        """Recompute up to ``limit`` stale comparisons, until ``stop()``; returns how many."""
         ...
 
 
@@ -152,13 +152,21 @@ class Pipeline:
             if done == 0:
                 return total
 
-    def compare(self, *, limit: int | None = None, progress: Progress | None = None) -> int:
-        """Recompute stale comparisons (all of them, or up to ``limit``)."""
+    def compare(
+        self,
+        *,
+        limit: int | None = None,
+        progress: Progress | None = None,
+        stop: Callable[[], bool] = lambda: False,
+    ) -> int:
+        """Recompute stale comparisons (all of them, or up to ``limit``), until ``stop()``
+        says so between two stories."""
         if self.clusterer is None:
             return 0
         total = 0
-        while limit is None or total < limit:
-            done = self.clusterer.refresh(100 if limit is None else min(100, limit - total))
+        while (limit is None or total < limit) and not stop():
+            batch = 100 if limit is None else min(100, limit - total)
+            done = self.clusterer.refresh(batch, stop)
             total += done
             if progress and done:
                 progress("compare", done)
