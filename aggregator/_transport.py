@@ -20,6 +20,7 @@ import httpx
 
 from aggregator._netguard import AddressGuard
 
+MAX_CONNECTIONS = 100
 Remaining = Callable[[], float | None]
 """Seconds left before the current request's deadline (None: no deadline)."""
 
@@ -161,8 +162,12 @@ class GuardedTransport(httpx.BaseTransport):
     def __init__(self, backend: httpcore.NetworkBackend, ssl_context: ssl.SSLContext) -> None:
         self._pool = httpcore.ConnectionPool(
             ssl_context=ssl_context,
-            max_connections=100,
-            max_keepalive_connections=20,
+            max_connections=MAX_CONNECTIONS,
+            # as many as connections: httpcore 1.0.9 counts every connection against this
+            # limit and, above it, closes each idle one on every pass, even one just given
+            # to a waiting request, outside its lock (encode/httpcore#1110): a socket closed
+            # under a request ("[Errno 9] Bad file descriptor" once in a soak)
+            max_keepalive_connections=MAX_CONNECTIONS,
             keepalive_expiry=5.0,
             http1=True,
             http2=False,
