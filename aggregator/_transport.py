@@ -165,8 +165,8 @@ class GuardedTransport(httpx.BaseTransport):
             max_connections=MAX_CONNECTIONS,
             # as many as connections: httpcore 1.0.9 counts every connection against this
             # limit and, above it, closes each idle one on every pass, even one just given
-            # to a waiting request, outside its lock (encode/httpcore#1110): a socket closed
-            # under a request ("[Errno 9] Bad file descriptor" once in a soak)
+            # to a waiting request, outside its lock (encode/httpcore#1110): a socket can be
+            # closed under a request
             max_keepalive_connections=MAX_CONNECTIONS,
             keepalive_expiry=5.0,
             http1=True,
