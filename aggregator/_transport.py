@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import ssl
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
@@ -21,6 +22,12 @@ import httpx
 from aggregator._netguard import AddressGuard
 
 MAX_CONNECTIONS = 100
+STALE_RETRIES = MAX_CONNECTIONS
+"""Times a request may be sent again after failing, unanswered, on a reused connection (each
+such failure closes that connection, so the pool runs out of stale ones first)."""
+# what a reused connection the server has closed, or is closing, fails with
+_STALE_ERRORS = (httpcore.RemoteProtocolError, httpcore.ReadError, httpcore.WriteError)
+_IDEMPOTENT = (b"GET", b"HEAD")
 Remaining = Callable[[], float | None]
 """Seconds left before the current request's deadline (None: no deadline)."""
 
@@ -112,6 +119,43 @@ class GuardedBackend(httpcore.NetworkBackend):
         time.sleep(seconds)
 
 
+class _OpenedRecorder(httpcore.NetworkBackend):
+    """Notes, for the current thread, whether its request opened a connection."""
+
+    def __init__(self, inner: httpcore.NetworkBackend) -> None:
+        self._inner = inner
+        self._local = threading.local()
+
+    def begin(self) -> None:
+        self._local.opened = False
+
+    def opened(self) -> bool:
+        return bool(getattr(self._local, "opened", False))
+
+    def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore.NetworkStream:
+        self._local.opened = True
+        return self._inner.connect_tcp(host, port, timeout, local_address, socket_options)
+
+    def connect_unix_socket(
+        self,
+        path: str,
+        timeout: float | None = None,
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore.NetworkStream:
+        self._local.opened = True
+        return self._inner.connect_unix_socket(path, timeout, socket_options)
+
+    def sleep(self, seconds: float) -> None:
+        self._inner.sleep(seconds)
+
+
 # httpcore's exceptions turned into httpx's, most specific first (as httpx's own transport does).
 _ERROR_MAP: tuple[tuple[type[Exception], type[httpx.TransportError]], ...] = (
     (httpcore.ConnectTimeout, httpx.ConnectTimeout),
@@ -156,11 +200,36 @@ class _CoreStream(httpx.SyncByteStream):
             close()
 
 
+class HeldConnectionPool(httpcore.ConnectionPool):
+    """httpcore's pool, except that it never closes a connection a request has been given.
+
+    Each pass of httpcore 1.0.9's pool (``_assign_requests_to_connections``, under the pool's
+    lock) may hand an idle connection to a queued request and wake its thread; the connection
+    stays idle until that thread starts its request. A pass of another thread in between may
+    find the connection expired (its keep-alive ran out, or the server's FIN made it readable)
+    or surplus, take it out and close it after releasing the lock: if the first thread has
+    started meanwhile, its socket is closed under it (``[Errno 9] Bad file descriptor`` on
+    the next send or receive, or a read that waits out its timeout; encode/httpcore#1110).
+    Here such a connection goes back into the pool: its request uses it (a connection the
+    server closed fails that request as any keep-alive race does), and a later pass closes
+    it once no request holds it. Closing one nobody holds stays safe: connections are only
+    handed out under the same lock.
+    """
+
+    def _assign_requests_to_connections(self) -> list[httpcore.ConnectionInterface]:
+        closing = super()._assign_requests_to_connections()
+        held = {id(request.connection) for request in self._requests if request.connection}
+        kept = [connection for connection in closing if id(connection) in held]
+        self._connections.extend(kept)
+        return [connection for connection in closing if id(connection) not in held]
+
+
 class GuardedTransport(httpx.BaseTransport):
     """An HTTP/1.1 connection pool whose sockets all go through a ``GuardedBackend``."""
 
     def __init__(self, backend: httpcore.NetworkBackend, ssl_context: ssl.SSLContext) -> None:
-        self._pool = httpcore.ConnectionPool(
+        self._backend = _OpenedRecorder(backend)
+        self._pool = HeldConnectionPool(
             ssl_context=ssl_context,
             max_connections=MAX_CONNECTIONS,
             # as many as connections: httpcore 1.0.9 counts every connection against this
@@ -172,7 +241,7 @@ class GuardedTransport(httpx.BaseTransport):
             http1=True,
             http2=False,
             retries=0,
-            network_backend=backend,
+            network_backend=self._backend,
         )
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
@@ -191,7 +260,7 @@ class GuardedTransport(httpx.BaseTransport):
             extensions=request.extensions,
         )
         with _httpx_errors():
-            response = self._pool.handle_request(core_request)
+            response = self._send(core_request)
         if not isinstance(response.stream, Iterable):
             raise TypeError("httpcore returned an asynchronous stream")
         return httpx.Response(
@@ -200,6 +269,21 @@ class GuardedTransport(httpx.BaseTransport):
             stream=_CoreStream(response.stream),
             extensions=response.extensions,
         )
+
+    def _send(self, request: httpcore.Request) -> httpcore.Response:
+        """The pool's answer; a request that failed, unanswered, on a reused connection is
+        sent again (as browsers and urllib3 do for an idempotent request): the server closed
+        that idle connection as the request went out (its keep-alive timeout). One that fails
+        on a connection it opened itself is the server's answer and is not repeated."""
+        retries = STALE_RETRIES if request.method in _IDEMPOTENT else 0
+        for _ in range(retries):
+            self._backend.begin()
+            try:
+                return self._pool.handle_request(request)
+            except _STALE_ERRORS:
+                if self._backend.opened():
+                    raise
+        return self._pool.handle_request(request)
 
     def close(self) -> None:
         self._pool.close()
