@@ -15,9 +15,9 @@ from storage.clusters import (
     MembershipRecord,
     StoredSignature,
     cluster_ids,
-    membership_row,
     refresh_cluster,
     signature_values,
+    upsert_memberships,
 )
 from storage.models import ArticleRow, MembershipRow, SignatureRow, StoryClusterRow
 
@@ -69,8 +69,8 @@ class AssignmentRepo(Repo):
             keys |= {m.from_key for m in moves if m.from_key}
             ids = cluster_ids(session, version, keys, now)
             touched = {ids[r.cluster_key] for r in records}
-            for record in records:
-                session.merge(membership_row(version, ids[record.cluster_key], record, now))
+            if records:
+                upsert_memberships(session, self.insert, version, ids=ids, records=records, now=now)
             for move in moves:
                 touched |= self._apply_move(session, version, ids, move, now)
             if clustered:

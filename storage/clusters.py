@@ -145,8 +145,7 @@ class ClusterRepo(Repo):
             return {}
         with self.session() as session:
             ids = cluster_ids(session, version, {r.cluster_key for r in records}, now)
-            for record in records:
-                session.merge(membership_row(version, ids[record.cluster_key], record, now))
+            upsert_memberships(session, self.insert, version, ids=ids, records=records, now=now)
         return ids
 
     def merge_clusters(
@@ -330,20 +329,55 @@ class ClusterRepo(Repo):
             )
 
 
-def membership_row(
-    version: str, cluster_id: int, record: MembershipRecord, now: datetime
-) -> MembershipRow:
-    return MembershipRow(
-        article_id=record.article_id,
-        param_version=version,
-        cluster_id=cluster_id,
-        copy_group=record.copy_group,
-        duplicate_of=record.duplicate_of,
-        score=float(record.score),
-        rule=record.rule,
-        why=dict(record.why),
-        assigned_at=now,
+_MEMBERSHIP_SET = (
+    "cluster_id",
+    "copy_group",
+    "duplicate_of",
+    "score",
+    "rule",
+    "why",
+    "assigned_at",
+)
+
+
+def upsert_memberships(
+    session: Any,
+    insert: Any,
+    version: str,
+    *,
+    ids: Mapping[str, int],
+    records: Sequence[MembershipRecord],
+    now: datetime,
+) -> None:
+    """Insert or replace the memberships of ``records`` in one statement executed for many
+    rows (a ``Session.merge`` each read every row before writing it: a third of a clustering
+    batch's database time). ``insert`` is the dialect's ``INSERT ... ON CONFLICT``; an article
+    named twice keeps its last record, as one merge after another did."""
+    last = {record.article_id: record for record in records}
+    stmt = insert(MembershipRow.__table__)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["article_id", "param_version"],
+        set_={name: stmt.excluded[name] for name in _MEMBERSHIP_SET},
     )
+    session.execute(
+        stmt, [membership_values(version, ids[r.cluster_key], r, now) for r in last.values()]
+    )
+
+
+def membership_values(
+    version: str, cluster_id: int, record: MembershipRecord, now: datetime
+) -> dict[str, Any]:
+    return {
+        "article_id": record.article_id,
+        "param_version": version,
+        "cluster_id": cluster_id,
+        "copy_group": record.copy_group,
+        "duplicate_of": record.duplicate_of,
+        "score": float(record.score),
+        "rule": record.rule,
+        "why": dict(record.why),
+        "assigned_at": now,
+    }
 
 
 def signature_values(version: str, signature: StoredSignature) -> dict[str, Any]:

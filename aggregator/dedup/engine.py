@@ -202,7 +202,7 @@ class DedupEngine:
         if len(feats.shingles) >= p.copy_min_shingles:
             copy = self.copy_hasher.signature(feats.shingles)
         story = self.story_hasher.signature(story_term_hashes(feats.story_terms))
-        terms = np.unique(np.fromiter((term_id(t) for t in feats.term_tf), dtype=np.uint32))
+        terms = np.unique(np.fromiter(map(term_id, feats.term_tf), dtype=np.uint32))
         return ArticleSignature(
             seed=p.seed,
             copy=copy,

@@ -3,6 +3,7 @@ story terms and term frequencies. Pure and total: any string in, features out.""
 
 from __future__ import annotations
 
+import functools
 import math
 import zlib
 from collections import Counter
@@ -65,8 +66,10 @@ class Features:
         return not ({Flag.TOO_SHORT, Flag.BOILERPLATE} & self.flags)
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def term_id(term: str) -> int:
-    """A stable 32-bit id of a term (CRC-32 of its UTF-8 bytes)."""
+    """A stable 32-bit id of a term (CRC-32 of its UTF-8 bytes). Cached: an article names
+    about 1,300 terms, most of them seen before (a hit costs a quarter of computing it)."""
     return zlib.crc32(term.encode("utf-8"))
 
 
@@ -109,6 +112,10 @@ def _strip_boilerplate(text: str, params: DedupParams, flags: set[str]) -> str:
     if not pieces:
         return text
     pattern = boilerplate_pattern()
+    if not pattern.search(text.casefold()):
+        # a phrase found in a piece is found in the whole text (the phrases have no
+        # anchors), so none is boilerplate; most texts take this path
+        return "\n".join(pieces)
     kept = [piece for piece in pieces if not pattern.search(piece.casefold())]
     total = sum(len(piece) for piece in pieces)
     dropped = total - sum(len(piece) for piece in kept)
@@ -151,7 +158,7 @@ def shingle_hashes(words: list[str], size: int) -> U32:
     """Unique 32-bit hashes of the word ``size``-shingles (one shingle if fewer words)."""
     if not words:
         return np.zeros(0, dtype=np.uint32)
-    ids = np.fromiter((term_id(w) for w in words), dtype=np.uint64, count=len(words))
+    ids = np.fromiter(map(term_id, words), dtype=np.uint64, count=len(words))
     width = min(size, len(ids))
     count = len(ids) - width + 1
     acc = np.zeros(count, dtype=np.uint64)
@@ -165,4 +172,4 @@ def shingle_hashes(words: list[str], size: int) -> U32:
 
 
 def story_term_hashes(terms: tuple[str, ...]) -> list[int]:
-    return [term_id(term) for term in terms]
+    return list(map(term_id, terms))

@@ -10,7 +10,8 @@ import re
 import unicodedata
 from functools import lru_cache
 
-_QUOTES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u02bc": "'", "\u201c": '"', "\u201d": '"'})
+# (str.translate with a table is slow on non-ASCII text: 0.1 ms an article; five scans are not)
+_QUOTES = (("\u2019", "'"), ("\u2018", "'"), ("\u02bc", "'"), ("\u201c", '"'), ("\u201d", '"'))
 # a number with its inner separators (1,200 / 3.5 / 10:30), else a run of letters and digits
 _TOKEN = re.compile(r"\d+(?:[.,:]\d+)*|[^\W_]+")
 _UNSPACED = re.compile(
@@ -43,11 +44,17 @@ _SCRIPT_RANGES = (
 
 def normalize(text: str) -> str:
     """NFKC, one apostrophe and quote form, case folded."""
-    return unicodedata.normalize("NFKC", text).translate(_QUOTES).casefold()
+    text = unicodedata.normalize("NFKC", text)
+    for quote, plain in _QUOTES:
+        if quote in text:
+            text = text.replace(quote, plain)
+    return text.casefold()
 
 
 def tokens(normalized: str) -> list[str]:
     """Word tokens of normalised text; unspaced scripts become character bigrams."""
+    if not _UNSPACED.search(normalized):
+        return _TOKEN.findall(normalized)
     out: list[str] = []
     for token in _TOKEN.findall(normalized):
         if len(token) > 2 and _UNSPACED.search(token):
