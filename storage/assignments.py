@@ -15,7 +15,7 @@ from storage.clusters import (
     MembershipRecord,
     StoredSignature,
     cluster_ids,
-    refresh_cluster,
+    refresh_clusters,
     signature_values,
     upsert_memberships,
 )
@@ -75,8 +75,7 @@ class AssignmentRepo(Repo):
                 touched |= self._apply_move(session, version, ids, move, now)
             if clustered:
                 self._mark_clustered(session, clustered)
-            for cluster_id in touched:
-                refresh_cluster(session, cluster_id, now)
+            refresh_clusters(session, touched, now)
             return touched
 
     @staticmethod

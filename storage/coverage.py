@@ -1,7 +1,7 @@
 """A story's coverage over time, as counts of articles per equal slice of its time span.
 
 The stories page draws them as a sparkline. They are computed where a story's statistics are
-(``refresh_cluster``, which already reads every member's time) and stored with the story, so a
+(``refresh_clusters``, which already reads every member's time) and stored with the story, so a
 page of stories of hundreds of articles reads 16 numbers a story instead of every member's
 time (the soak's stories page spent half its time there).
 """
