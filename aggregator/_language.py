@@ -53,6 +53,14 @@ _FUNCTION_WORDS: Mapping[str, frozenset[str]] = MappingProxyType(
     }
 )
 
+# each function word's languages: one lookup a word instead of one test a word per language
+_LANGUAGES_OF: Mapping[str, tuple[str, ...]] = MappingProxyType(
+    {
+        word: tuple(lang for lang, vocab in _FUNCTION_WORDS.items() if word in vocab)
+        for word in sorted(set().union(*_FUNCTION_WORDS.values()))
+    }
+)
+
 _SCRIPTS: Mapping[str, re.Pattern[str]] = MappingProxyType(
     {
         "ko": re.compile("[\uac00-\ud7af\u1100-\u11ff\u3130-\u318f]"),
@@ -72,9 +80,10 @@ _LETTER = re.compile(r"[^\W\d_]")
 def guess_language(text: str) -> str | None:
     """An ISO 639-1 code for ``text``, or None when the evidence is thin."""
     words = [w.lower() for w in _WORD.findall(text[: _SAMPLE_CHARS * 2])][:_SAMPLE_WORDS]
-    scores = Counter(
-        {lang: sum(w in vocab for w in words) for lang, vocab in _FUNCTION_WORDS.items()}
-    )
+    scores = Counter(dict.fromkeys(_FUNCTION_WORDS, 0))  # ties rank in the table's order
+    for word in words:
+        for lang in _LANGUAGES_OF.get(word, ()):
+            scores[lang] += 1
     ranked = scores.most_common(2)
     if ranked:
         best, hits = ranked[0]

@@ -131,12 +131,21 @@ def is_index_page(tree: lxml.html.HtmlElement, paragraphs: list[str]) -> bool:
     headlines, pieces = _headline_cards(anchors)
     if headlines < _MIN_HEADLINES:
         return False
-    vocabulary = {word.casefold() for p in paragraphs for word in _WORD.findall(p)}
-    if len(vocabulary) < _TINY_TEXT_WORDS:
+    if _tiny_vocabulary(paragraphs):
         return True
-    inside = sum(_words(p) for p in paragraphs if p in pieces)
-    outside = sum(_words(p) for p in paragraphs) - inside
-    return inside >= outside
+    counts = [_words(p) for p in paragraphs]
+    inside = sum(n for p, n in zip(paragraphs, counts, strict=True) if p in pieces)
+    return inside >= sum(counts) - inside
+
+
+def _tiny_vocabulary(paragraphs: list[str]) -> bool:
+    """Fewer than ``_TINY_TEXT_WORDS`` distinct words (read until that many are found)."""
+    vocabulary: set[str] = set()
+    for paragraph in paragraphs:
+        vocabulary.update(word.casefold() for word in _WORD.findall(paragraph))
+        if len(vocabulary) >= _TINY_TEXT_WORDS:
+            return False
+    return True
 
 
 def _headline_cards(anchors: list[lxml.html.HtmlElement]) -> tuple[int, set[str]]:
