@@ -128,11 +128,12 @@ def is_index_page(tree: lxml.html.HtmlElement, paragraphs: list[str]) -> bool:
     anchors = _LONG_ANCHORS(tree)
     if len(anchors) > _MAX_ANCHORS:
         return True  # real articles have a few dozen links of this length, at most ~110
-    headlines, pieces = _headline_cards(anchors)
+    headlines, cards = _headline_cards(anchors)
     if headlines < _MIN_HEADLINES:
         return False
     if _tiny_vocabulary(paragraphs):
         return True
+    pieces = _pieces(cards)
     counts = [_words(p) for p in paragraphs]
     inside = sum(n for p, n in zip(paragraphs, counts, strict=True) if p in pieces)
     return inside >= sum(counts) - inside
@@ -148,9 +149,10 @@ def _tiny_vocabulary(paragraphs: list[str]) -> bool:
     return True
 
 
-def _headline_cards(anchors: list[lxml.html.HtmlElement]) -> tuple[int, set[str]]:
-    """The number of distinct headline links (up to a cap), and every piece of text of the
-    cards around them: the card's own text and that of each element inside it."""
+def _headline_cards(
+    anchors: list[lxml.html.HtmlElement],
+) -> tuple[int, set[lxml.html.HtmlElement]]:
+    """The number of distinct headline links (up to a cap), and the cards around them."""
     headlines: set[str] = set()
     cards: set[lxml.html.HtmlElement] = set()
     for anchor in anchors:
@@ -162,8 +164,13 @@ def _headline_cards(anchors: list[lxml.html.HtmlElement]) -> tuple[int, set[str]
             continue  # a link inside a sentence, not a headline
         headlines.add(text)
         cards.add(_card(block))
-    pieces = {_squash(element.text_content()) for card in cards for element in card.iter("*")}
-    return len(headlines), pieces
+    return len(headlines), cards
+
+
+def _pieces(cards: set[lxml.html.HtmlElement]) -> set[str]:
+    """Every piece of text of the cards: each card's own text and that of each element in it
+    (read only for a page with enough headlines: most pages have not)."""
+    return {_squash(element.text_content()) for card in cards for element in card.iter("*")}
 
 
 def _enclosing_block(element: lxml.html.HtmlElement) -> lxml.html.HtmlElement | None:
