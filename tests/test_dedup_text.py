@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import time
+from collections import Counter
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from aggregator.dedup.features import DocInput, analyse, shingle_hashes
 from aggregator.dedup.params import DedupParams
@@ -45,6 +48,19 @@ def test_tokens_fold_case_drop_punctuation_and_keep_numbers(raw: str, expected: 
     ],
 )
 def test_script(text: str, expected: str) -> None:
+    assert script(text) == expected
+
+
+_SCRIPT_OF = {"a": "latin", "Z": "latin", "é": "latin", "ß": "latin", "Я": "cyrillic",
+              "ж": "cyrillic", "中": "cjk"}  # fmt: skip
+
+
+@given(st.text(alphabet="aZé×1 .Яж中ß", max_size=60))
+def test_script_is_the_script_of_most_letters(text: str) -> None:
+    """The rule spelled out: the script most letters are in (ties: the first name in
+    alphabetical order), "none" without letters; "×" is no letter."""
+    counts = Counter(_SCRIPT_OF[c] for c in text if c in _SCRIPT_OF)
+    expected = max(sorted(counts), key=counts.__getitem__) if counts else "none"
     assert script(text) == expected
 
 
