@@ -8,7 +8,7 @@ from datasketch import MinHash
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from aggregator.dedup.signatures import SCHEME, ArticleSignature, MinHasher
+from aggregator.dedup.signatures import SCHEME, U32, ArticleSignature, MinHasher
 from aggregator.errors import DedupError
 from aggregator.types import Flag
 
@@ -23,6 +23,21 @@ def test_batch_signature_equals_datasketch_per_value_updates() -> None:
     hasher = MinHasher(64, 3)
     assert np.array_equal(hasher.signature(values), naive.hashvalues)
     assert np.array_equal(hasher.signatures([values])[0], naive.hashvalues)
+
+
+@settings(max_examples=80, deadline=None)
+@given(values=u32, num_perm=st.sampled_from([1, 16, 128]), seed=st.integers(0, 2**16))
+def test_signature_equals_datasketch_update_batch(values: U32, num_perm: int, seed: int) -> None:
+    sketch = MinHash(num_perm=num_perm, seed=seed, hashfunc=lambda v: v, scheme=SCHEME)
+    sketch.update_batch(values.tolist())
+    assert np.array_equal(MinHasher(num_perm, seed).signature(values), sketch.hashvalues)
+
+
+def test_long_input_signature_equals_datasketch_update_batch() -> None:
+    values = np.random.default_rng(5).integers(0, 2**32, size=10_000, dtype=np.uint32)
+    sketch = MinHash(num_perm=128, seed=1, hashfunc=lambda v: v, scheme=SCHEME)
+    sketch.update_batch(values.tolist())  # more values than one chunk of the numpy path
+    assert np.array_equal(MinHasher(128, 1).signature(values), sketch.hashvalues)
 
 
 def test_lean_minhash_estimates_jaccard() -> None:
