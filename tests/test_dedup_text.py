@@ -10,6 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from aggregator.dedup.features import DocInput, analyse, shingle_hashes
+from aggregator.dedup.lexicon import BOILERPLATE_HEADS, boilerplate_pattern, may_hold_boilerplate
 from aggregator.dedup.params import DedupParams
 from aggregator.dedup.text import normalize, script, tokens
 from aggregator.types import Flag
@@ -128,3 +129,19 @@ def test_gigantic_text_is_cut_flagged_and_fast() -> None:
     assert Flag.GIGANTIC in feats.flags
     assert time.perf_counter() - started < 10
     assert len(feats.shingles) <= PARAMS.max_tokens
+
+
+_PHRASE_WORDS = sorted({w for h in BOILERPLATE_HEADS for w in h.split()} | {"in", "on", "app"})
+
+
+@given(st.lists(st.sampled_from([*_PHRASE_WORDS, " ", "?", "x", "ing"]), max_size=12).map("".join))
+def test_boilerplate_prefilter_never_hides_a_match(text: str) -> None:
+    """The cheap test only skips texts the pattern cannot match."""
+    if boilerplate_pattern().search(text):
+        assert may_hold_boilerplate(text)
+
+
+def test_boilerplate_prefilter_heads() -> None:
+    assert "log" in BOILERPLATE_HEADS and "terms of " in BOILERPLATE_HEADS  # "log ?in"
+    assert not may_hold_boilerplate("the council approved the budget on tuesday")
+    assert may_hold_boilerplate("please login to continue")

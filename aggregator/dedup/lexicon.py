@@ -57,6 +57,29 @@ _BOILERPLATE_PHRASES = (
 )
 
 
+_BOILERPLATE = re.compile("|".join(_BOILERPLATE_PHRASES))
+_SPECIAL = re.compile(r"[()?\[\\.*+{|^$]")
+
+
 def boilerplate_pattern() -> re.Pattern[str]:
     """One compiled pattern matching any boilerplate phrase (case-folded text)."""
-    return re.compile("|".join(_BOILERPLATE_PHRASES))
+    return _BOILERPLATE
+
+
+def _literal_head(phrase: str) -> str:
+    """The plain text every match of ``phrase`` starts with ("log ?in" -> "log")."""
+    special = _SPECIAL.search(phrase)
+    if special is None:
+        return phrase
+    head = phrase[: special.start()]
+    return head[:-1] if special.group() in "?*{" else head
+
+
+BOILERPLATE_HEADS = tuple(sorted({_literal_head(p) for p in _BOILERPLATE_PHRASES}))
+
+
+def may_hold_boilerplate(folded: str) -> bool:
+    """False when no boilerplate phrase can match ``folded`` (case-folded text): a test for
+    each phrase's plain head with ``in``, ten times cheaper than the pattern over a whole
+    article. True only means the pattern must look."""
+    return any(head in folded for head in BOILERPLATE_HEADS)
