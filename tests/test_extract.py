@@ -158,9 +158,12 @@ def test_a_few_broken_bytes_in_utf8_do_not_spoil_the_page(portuguese: list[str])
 
 
 def test_nul_and_control_characters_are_dropped(portuguese: list[str]) -> None:
-    dirty = [p.replace(" ", " \x00", 2).replace(",", ",\x07", 1) for p in portuguese]
+    dirty = [
+        p.replace(" ", " \x00", 2).replace(",", ",\x07", 1).replace(".", ".\uffff\ufffe", 1)
+        for p in portuguese
+    ]
     page = extract(article_html("Serelepe", dirty).encode("utf-8"))
-    assert not re.search("[\x00-\x08\x0b\x0c\x0e-\x1f]", page.text)
+    assert not re.search("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]", page.text)
     assert portuguese[1] in page.text
 
 
