@@ -73,7 +73,7 @@ _SCRIPTS: Mapping[str, re.Pattern[str]] = MappingProxyType(
         "hy": re.compile("[\u0530-\u058f]"),
     }
 )
-_LATIN = re.compile("[A-Za-z\u00c0-\u024f\u1e00-\u1eff]")
+_NON_LATIN_LETTER = re.compile("[^\\W\\d_A-Za-z\u00c0-\u024f\u1e00-\u1eff]")
 _LETTER = re.compile(r"[^\W\d_]")
 
 
@@ -108,10 +108,8 @@ def choose_language(declared: str | None, text: str) -> str | None:
 def non_latin_share(text: str) -> float:
     """Share of the letters of ``text`` (a sample of it) that are not Latin script."""
     sample = text[:_SAMPLE_CHARS]
-    letters = len(_LETTER.findall(sample))
-    if not letters:
-        return 0.0
-    return 1.0 - len(_LATIN.findall(sample)) / letters
+    others = len(_NON_LATIN_LETTER.findall(sample))  # few or none: cheap to find them all
+    return others / len(_LETTER.findall(sample)) if others else 0.0
 
 
 def _by_script(sample: str) -> str | None:

@@ -14,7 +14,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
+from aggregator._language import non_latin_share
 from aggregator.extract import extract_page
 from aggregator.types import ExtractedPage, Flag
 from tests.support.extract_pages import Benchmark, article_html, feed_items, section_front
@@ -151,3 +154,11 @@ def test_flags_never_remove_what_was_extracted(bench: Benchmark) -> None:
     page = real(bench, "042bb7b5")
     assert page.flags & QUALITY == {Flag.TRUNCATED}
     assert bench.paragraphs("042bb7b5")[0] in page.text
+
+
+@given(st.text(alphabet="aZé×1 .Яж中ß", max_size=80))
+def test_non_latin_share_is_the_share_of_letters_outside_latin(text: str) -> None:
+    letters = [c for c in text if c.isalpha()]
+    others = [c for c in letters if c in "Яж中"]
+    expected = len(others) / len(letters) if letters else 0.0
+    assert non_latin_share(text) == pytest.approx(expected)
