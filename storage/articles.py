@@ -135,13 +135,15 @@ class ArticleRepo(Repo):
     ) -> dict[tuple[str, str], int]:
         if not drafts:
             return {}
+        # one statement, the rows as parameters: SQLAlchemy batches them into multi-row
+        # INSERTs ("insertmanyvalues") from a statement it compiles once; rows inlined with
+        # .values([...]) made a new statement to compile for every feed (30 ms for 180 rows)
         statement = (
             self.insert(ArticleRow.__table__)
-            .values([_values(d, now) for d in drafts])
             .on_conflict_do_nothing()
             .returning(ArticleRow.id, ArticleRow.outlet_id, ArticleRow.entry_key)
         )
-        rows = session.execute(statement).all()
+        rows = session.execute(statement, [_values(d, now) for d in drafts]).all()
         return {(outlet, key): article_id for article_id, outlet, key in rows}
 
     def _revise(
