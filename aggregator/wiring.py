@@ -20,10 +20,13 @@ from aggregator.outlets import load_outlets
 from aggregator.pages import PageStage
 from aggregator.pipeline import ClusterStage, Pipeline
 from aggregator.settings import Settings
-from aggregator.workpool import WorkPool
+from aggregator.workpool import WorkPool, preload
 from storage.db import migrate
 from storage.feeds import SyncReport
 from storage.store import Store
+
+# what the worker processes run: the fork server imports them once (see workpool.preload)
+WORKER_MODULES = ("aggregator.parse", "aggregator.extract_pool")
 
 
 def utc_now() -> datetime:
@@ -86,6 +89,7 @@ def build_runtime(
     # several workers on PostgreSQL keep each host's delay through a schedule in the database
     shared = store.workers.reserve_host if store.dialect == "postgresql" else None
     fetcher = Fetcher(settings.fetch, host_schedule=shared)
+    preload(*WORKER_MODULES)
     parse_pool = WorkPool(max(1, settings.parse.workers), name="parse", nice=settings.service.nice)
     extractor = ExtractorPool(settings.extract)
     poller = FeedPoller(

@@ -8,6 +8,9 @@ fails its task with ``TaskCrashed`` and is replaced too. Other tasks are unaffec
 
 Functions and arguments must be picklable (module-level functions). Workers start with the
 ``forkserver`` method, so a pool is safe to create from a process that already runs threads.
+``preload`` names modules the fork server imports once, before it forks any worker, so that
+each worker (and each replacement after a timeout) starts with them imported instead of
+importing them itself: trafilatura and lxml take about 0.25 s of CPU a process.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from typing import Any
 from aggregator.errors import NewsaggError
 
 _STOP = None
+_FORKSERVER = "forkserver"
 
 
 class TaskTimeout(NewsaggError):
@@ -41,6 +45,13 @@ class _Task:
     args: tuple[Any, ...]
     timeout: float
     future: Future[Any]
+
+
+def preload(*modules: str) -> None:
+    """Have the fork server import ``modules`` before it forks workers. Takes effect only
+    when called before the process starts its first pool (the fork server lives as long as
+    the process); the composition root calls it once, naming every pool's task modules."""
+    multiprocessing.get_context(_FORKSERVER).set_forkserver_preload(list(modules))
 
 
 def _worker_main(conn: Connection, nice: int = 0) -> None:
@@ -132,7 +143,7 @@ class WorkPool:
 
     def __init__(self, workers: int = 0, *, name: str = "pool", nice: int = 0) -> None:
         count = workers if workers > 0 else (os.cpu_count() or 1)
-        context = multiprocessing.get_context("forkserver")
+        context = multiprocessing.get_context(_FORKSERVER)
         self.name = name
         self.size = count
         self._tasks: queue.Queue[_Task | None] = queue.Queue()

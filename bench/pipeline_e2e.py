@@ -330,6 +330,10 @@ def main() -> None:
     shared = shared_data_dir()
     if shared is None:
         raise SystemExit("../shared/data is needed (the benchmark pages)")
+    from aggregator.wiring import WORKER_MODULES
+    from aggregator.workpool import preload
+
+    preload(*WORKER_MODULES)  # as the service does before its first pool starts the fork server
     pages = benchmark_pages(shared)
     count = len(pages) * args.outlets
     html = [p.html for p in pages] * args.outlets

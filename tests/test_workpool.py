@@ -1,7 +1,10 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -72,3 +75,28 @@ def test_workers_run_at_the_niceness_asked_for_and_keep_it_after_a_restart() -> 
 def test_extraction_settings_refuse_a_niceness_out_of_range() -> None:
     with pytest.raises(ConfigError, match="nice"):
         ExtractSettings(nice=25)
+
+
+_PRELOAD_PROBE = """
+import sys
+from aggregator.workpool import WorkPool, preload
+from tests.support import tasks
+if sys.argv[1] == "preload":
+    preload("colorsys")
+with WorkPool(1, name="probe") as pool:
+    print(pool.run(tasks.imported, "colorsys", timeout=30))
+"""
+
+
+@pytest.mark.parametrize(("mode", "expected"), [("preload", "True"), ("none", "False")])
+def test_preloaded_modules_are_imported_before_a_task_runs(mode: str, expected: str) -> None:
+    """In a fresh process (the fork server lives as long as the process that started it)."""
+    done = subprocess.run(
+        [sys.executable, "-c", _PRELOAD_PROBE, mode],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=Path(__file__).resolve().parents[1],
+        check=True,
+    )
+    assert done.stdout.strip() == expected

@@ -26,3 +26,10 @@ def die() -> None:
 
 def niceness() -> int:
     return os.nice(0)
+
+
+def imported(module: str) -> bool:
+    """Whether ``module`` was already imported in this worker before the task ran."""
+    import sys
+
+    return module in sys.modules
