@@ -196,7 +196,7 @@ class ArticleDraft:
     language: str | None = None
     published_raw: str | None = None
     flags: frozenset[str] = frozenset()
-    html_gz: bytes | None = None
+    html_packed: bytes | None = None  # aggregator.pagepack.pack of the page
     extractor: str | None = None
     item_hash: str = ""  # hash of the feed entry's content, to notice revisions
     external_id: str | None = None  # the id given by an import file
@@ -265,6 +265,6 @@ class PageOutcome:
     published: datetime | None = None
     published_source: DateSource | None = None
     extractor: str | None = None
-    html_gz: bytes | None = None
+    html_packed: bytes | None = None  # aggregator.pagepack.pack of the page
     final_url: str | None = None
     content_type: str | None = None

@@ -321,7 +321,7 @@ class ArticleRepo(Repo):
             pages = [
                 _html_values(row, by_id[row.id], now)
                 for row in rows
-                if by_id[row.id].html_gz is not None
+                if by_id[row.id].html_packed is not None
             ]
             if pages:
                 statement = self.insert(ArticleHtmlRow.__table__)
@@ -386,13 +386,13 @@ class ArticleRepo(Repo):
     def html(self, article_id: int) -> bytes | None:
         with self.session(write=False) as session:
             row = session.get(ArticleHtmlRow, article_id)
-            return row.html_gz if row is not None else None
+            return row.html_packed if row is not None else None
 
 
 def _html_values(row: ArticleRow, outcome: PageOutcome, now: datetime) -> dict[str, Any]:
     return {
         "article_id": row.id,
-        "html_gz": outcome.html_gz,
+        "html_gz": outcome.html_packed,
         "final_url": (outcome.final_url or row.url)[:2000],
         "content_type": (outcome.content_type or "")[:200] or None,
         "fetched_at": now,

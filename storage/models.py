@@ -4,7 +4,7 @@ Tables:
     outlets, feeds              what we poll, with validators, schedule, health and leases
     fetch_log                   one row per fetch attempt (feed, page or robots.txt)
     articles                    one row per (outlet, canonical URL) and per (outlet, entry key)
-    article_html                the fetched page, gzip-compressed, so articles can be re-extracted
+    article_html                the fetched page, compressed, so articles can be re-extracted
     article_revisions           earlier titles/summaries/texts of an article
     tombstones                  articles the operator deleted: never ingested again
     param_sets                  versioned dedup parameters; one is active
@@ -188,7 +188,9 @@ class ArticleHtmlRow(Base):
     article_id: Mapped[int] = mapped_column(
         ForeignKey("articles.id", ondelete="CASCADE"), primary_key=True
     )
-    html_gz: Mapped[bytes] = mapped_column(LargeBinary)
+    # the page as aggregator.pagepack packed it: a zstd frame, or gzip from versions before
+    # 2026-11-29 (the column keeps its first name)
+    html_packed: Mapped[bytes] = mapped_column("html_gz", LargeBinary)
     final_url: Mapped[str] = mapped_column(String(2000))
     content_type: Mapped[str | None] = mapped_column(String(200))
     fetched_at: Mapped[datetime] = mapped_column(index=True)

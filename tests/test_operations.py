@@ -108,9 +108,11 @@ def test_retention_drops_old_html_and_keeps_text(db_url: str) -> None:
         old, fresh = _article(store, "old"), _article(store, "fresh")
         html = gzip.compress(b"<html><p>x</p></html>")
         store.articles.finish_page(
-            PageOutcome(old, "Old text.", frozenset(), html_gz=html), NOW - timedelta(days=40)
+            PageOutcome(old, "Old text.", frozenset(), html_packed=html), NOW - timedelta(days=40)
         )
-        store.articles.finish_page(PageOutcome(fresh, "New text.", frozenset(), html_gz=html), NOW)
+        store.articles.finish_page(
+            PageOutcome(fresh, "New text.", frozenset(), html_packed=html), NOW
+        )
         assert store.workers.drop_html(NOW - timedelta(days=30)) == 1
         assert store.articles.html(old) is None and store.articles.html(fresh) == html
         assert store.articles.get(old).text == "Old text."

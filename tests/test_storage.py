@@ -188,7 +188,7 @@ def test_page_queue_moves_articles_to_ready(store: Store) -> None:
             article_id=pages[0].article_id,
             text="Body text.",
             flags=frozenset({"too_short"}),
-            html_gz=b"\x1f\x8b",
+            html_packed=b"\x1f\x8b",
             final_url="https://example.com/a",
         ),
         NOW,
