@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import Row, and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from aggregator.errors import NotFoundError
@@ -313,11 +313,13 @@ class ArticleRepo(Repo):
             return 0
         by_id = {o.article_id: o for o in outcomes}
         with self.session() as session:
-            rows = session.scalars(
-                select(ArticleRow).where(ArticleRow.id.in_(by_id), ArticleRow.state == PENDING)
+            rows = session.execute(
+                select(*_FINISH_READS).where(ArticleRow.id.in_(by_id), ArticleRow.state == PENDING)
             ).all()
-            for row in rows:
-                _apply_outcome(row, by_id[row.id], now)
+            if rows:  # ORM bulk UPDATE by primary key: one executemany, no unit of work
+                session.execute(
+                    update(ArticleRow), [_finished(row, by_id[row.id], now) for row in rows]
+                )
             pages = [
                 _html_values(row, by_id[row.id], now)
                 for row in rows
@@ -389,7 +391,7 @@ class ArticleRepo(Repo):
             return row.html_packed if row is not None else None
 
 
-def _html_values(row: ArticleRow, outcome: PageOutcome, now: datetime) -> dict[str, Any]:
+def _html_values(row: Row[Any], outcome: PageOutcome, now: datetime) -> dict[str, Any]:
     return {
         "article_id": row.id,
         "html_gz": outcome.html_packed,
@@ -399,22 +401,46 @@ def _html_values(row: ArticleRow, outcome: PageOutcome, now: datetime) -> dict[s
     }
 
 
-def _apply_outcome(row: ArticleRow, outcome: PageOutcome, now: datetime) -> None:
+_FINISH_READS = (
+    ArticleRow.id,
+    ArticleRow.url,
+    ArticleRow.summary,
+    ArticleRow.flags,
+    ArticleRow.title,
+    ArticleRow.author,
+    ArticleRow.language,
+    ArticleRow.published,
+    ArticleRow.published_source,
+    ArticleRow.extractor,
+    ArticleRow.attempts,
+)
+
+
+def _finished(row: Row[Any], outcome: PageOutcome, now: datetime) -> dict[str, Any]:
+    """The columns of a pending article (``row``: ``_FINISH_READS``) once its page is done:
+    the page's text, the feed's title, author and date kept where the feed gave them."""
     text = _clean(outcome.text) or ""
-    row.text = text
-    row.content_hash = text_hash(text or row.summary)
-    row.flags = sorted(set(row.flags) | set(outcome.flags))
-    if outcome.title and not row.title:
-        row.title = _clean(outcome.title) or ""
-    row.author = row.author or ((_clean(outcome.author) or "")[:500] or None)
-    row.language = outcome.language or row.language
-    if row.published is None and outcome.published is not None:
-        row.published = outcome.published
-        row.published_source = (outcome.published_source or DateSource.PAGE).value
-    row.extractor = outcome.extractor or row.extractor
-    row.state = READY
-    row.ready_at = now
-    row.updated_at = now
-    row.lease_owner = None
-    row.lease_until = None
-    row.attempts += 1
+    title, published, source = row.title, row.published, row.published_source
+    if outcome.title and not title:
+        title = _clean(outcome.title) or ""
+    if published is None and outcome.published is not None:
+        published = outcome.published
+        source = (outcome.published_source or DateSource.PAGE).value
+    return {
+        "id": row.id,
+        "text": text,
+        "content_hash": text_hash(text or row.summary),
+        "flags": sorted(set(row.flags) | set(outcome.flags)),
+        "title": title,
+        "author": row.author or ((_clean(outcome.author) or "")[:500] or None),
+        "language": outcome.language or row.language,
+        "published": published,
+        "published_source": source,
+        "extractor": outcome.extractor or row.extractor,
+        "state": READY,
+        "ready_at": now,
+        "updated_at": now,
+        "lease_owner": None,
+        "lease_until": None,
+        "attempts": row.attempts + 1,
+    }

@@ -6,6 +6,7 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from sqlalchemy import text
 
 from aggregator.types import ArticleDraft, DateSource, FeedState, OutletConfig, PageOutcome
 from storage.db import migrate
@@ -206,3 +207,44 @@ def test_datetimes_come_back_aware_utc(store: Store) -> None:
     store.feeds.sync_outlets([outlet()], default_interval=15, now=NOW)
     (feed,) = store.feeds.feeds()
     assert feed.next_check_at == NOW and feed.next_check_at.tzinfo is not None
+
+
+@pytest.mark.parametrize(
+    ("feed_title", "feed_date", "expected"),
+    [
+        ("Feed title", True, ("Feed title", NOW, DateSource.FEED)),
+        ("", False, ("Page title", NOW - timedelta(hours=3), DateSource.PAGE)),
+    ],
+    ids=["the feed's title and date win", "the page fills what the feed left out"],
+)
+def test_a_finished_page_fills_the_article(
+    store: Store, feed_title: str, feed_date: bool, expected: tuple[str, datetime, DateSource]
+) -> None:
+    store.feeds.sync_outlets([outlet()], default_interval=15, now=NOW)
+    entry = replace(draft("a", title=feed_title), published=NOW if feed_date else None)
+    if not feed_date:
+        entry = replace(entry, published_source=DateSource.FIRST_SEEN)
+    store.articles.insert_drafts([replace(entry, flags=frozenset({"from_feed"}))], NOW)
+    (page,) = store.articles.claim_pending(NOW, owner="w", lease_s=60, limit=10)
+    outcome = PageOutcome(
+        article_id=page.article_id,
+        text="Body  text.\x00",
+        flags=frozenset({"too_short"}),
+        title="Page title",
+        author="A. Writer",
+        language="en",
+        published=NOW - timedelta(hours=3),
+        published_source=DateSource.PAGE,
+        extractor="x-1",
+    )
+    assert store.articles.finish_pages([outcome], NOW + timedelta(minutes=1)) == 1
+    article = store.articles.get(page.article_id)
+    assert (article.title, article.published, article.published_source) == expected
+    assert article.text == "Body  text." and article.author == "A. Writer"
+    assert article.flags == frozenset({"from_feed", "too_short"}) and article.language == "en"
+    with store.engine.connect() as conn:
+        state, attempts = conn.execute(
+            text("SELECT state, attempts FROM articles WHERE id = :id"), {"id": page.article_id}
+        ).one()
+    assert (state, attempts) == ("ready", 1)
+    assert store.articles.finish_pages([outcome], NOW) == 0  # no longer pending: left alone
