@@ -12,7 +12,6 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from aggregator import commands
 from aggregator.errors import NewsaggError
 from aggregator.log import configure
 from aggregator.settings import Settings, load_settings
@@ -106,6 +105,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def dispatch(args: argparse.Namespace, settings: Settings) -> int:
+    # imported here, not at the top: a worker process started from the ``newsagg`` script runs
+    # the script again as its main module (multiprocessing's forkserver: the "__main__"
+    # preload that would prevent it does not work before Python 3.13, gh-126631), and this
+    # module's imports are then all it pays, not the whole application's (~0.7 s a worker)
+    from aggregator import commands
+
     handlers = {
         "run": commands.run,
         "worker": commands.worker,

@@ -100,3 +100,14 @@ def test_preloaded_modules_are_imported_before_a_task_runs(mode: str, expected: 
         check=True,
     )
     assert done.stdout.strip() == expected
+
+
+def test_the_cli_module_imports_little() -> None:
+    """A worker started from the ``newsagg`` script runs the script again as its main module
+    (see ``aggregator.cli.dispatch``): importing ``aggregator.cli`` must stay cheap."""
+    probe = "import sys, aggregator.cli; print(sorted(set(sys.modules) & set(sys.argv[1:])))"
+    heavy = ["sqlalchemy", "trafilatura", "lxml", "httpx", "fastapi", "numpy", "feedparser"]
+    done = subprocess.run(
+        [sys.executable, "-c", probe, *heavy], capture_output=True, text=True, check=True
+    )
+    assert done.stdout.strip() == "[]"
