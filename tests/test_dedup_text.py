@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+import zlib
 from collections import Counter
 
 import pytest
@@ -145,3 +146,14 @@ def test_boilerplate_prefilter_heads() -> None:
     assert "log" in BOILERPLATE_HEADS and "terms of " in BOILERPLATE_HEADS  # "log ?in"
     assert not may_hold_boilerplate("the council approved the budget on tuesday")
     assert may_hold_boilerplate("please login to continue")
+
+
+def test_term_ids_stay_bounded_and_stable(monkeypatch: pytest.MonkeyPatch) -> None:
+    from aggregator.dedup import features
+
+    monkeypatch.setattr(features, "_TERM_IDS_KEPT", 100)
+    words = [f"w{n}" for n in range(1000)]
+    first = list(features.term_ids(words))
+    assert len(features._TERM_IDS) <= 100
+    assert first == [zlib.crc32(w.encode()) for w in words] == list(features.term_ids(words))
+    assert features.term_id("budget") == zlib.crc32(b"budget")

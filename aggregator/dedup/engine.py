@@ -24,7 +24,7 @@ import numpy.typing as npt
 
 from aggregator.dedup.clusters import ClusterBook
 from aggregator.dedup.corrections import Constraints, Correction
-from aggregator.dedup.features import DocInput, Features, analyse, story_term_hashes, term_id
+from aggregator.dedup.features import DocInput, Features, analyse, story_term_hashes, term_ids
 from aggregator.dedup.linking import CopyMatch, Linker, Probe
 from aggregator.dedup.lsh import BandIndex, band_keys
 from aggregator.dedup.model import Assignment, ClusterEvent, Outcome, Placement, Rule, Why
@@ -202,7 +202,7 @@ class DedupEngine:
         if len(feats.shingles) >= p.copy_min_shingles:
             copy = self.copy_hasher.signature(feats.shingles)
         story = self.story_hasher.signature(story_term_hashes(feats.story_terms))
-        terms = np.unique(np.fromiter(map(term_id, feats.term_tf), dtype=np.uint32))
+        terms = np.unique(np.fromiter(term_ids(feats.term_tf), dtype=np.uint32))
         return ArticleSignature(
             seed=p.seed,
             copy=copy,
@@ -223,7 +223,7 @@ class DedupEngine:
         TF-IDF vector, the stored term frequencies and the words of the term ids."""
         self.idf.add(sig.terms)
         self.book.added += 1
-        words = {term_id(t): t for t in feats.term_tf}
+        words = dict(zip(term_ids(feats.term_tf), feats.term_tf, strict=True))
         ids = np.fromiter(words, dtype=np.uint32, count=len(words))
         tf = np.fromiter((feats.term_tf[words[i]] for i in words), dtype=np.float64, count=len(ids))
         top = np.argsort(-(tf * self.idf.idf(ids)), kind="stable")[: self.params.vector_terms]

@@ -3,10 +3,10 @@ story terms and term frequencies. Pure and total: any string in, features out.""
 
 from __future__ import annotations
 
-import functools
 import math
 import zlib
 from collections import Counter
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -66,11 +66,30 @@ class Features:
         return not ({Flag.TOO_SHORT, Flag.BOILERPLATE} & self.flags)
 
 
-@functools.lru_cache(maxsize=1 << 16)
+class _TermIds(dict[str, int]):
+    """Term -> id, filled on first use. A plain dict read through ``__getitem__`` costs half
+    of an ``lru_cache`` hit (45 vs 95 ns; an article looks up about 2,000 terms); emptied when
+    it reaches ``_TERM_IDS_KEPT`` terms instead of evicting the least recently used."""
+
+    def __missing__(self, term: str) -> int:
+        if len(self) >= _TERM_IDS_KEPT:
+            self.clear()
+        value = self[term] = zlib.crc32(term.encode("utf-8"))
+        return value
+
+
+_TERM_IDS_KEPT = 1 << 17
+_TERM_IDS = _TermIds()
+
+
 def term_id(term: str) -> int:
-    """A stable 32-bit id of a term (CRC-32 of its UTF-8 bytes). Cached: an article names
-    about 1,300 terms, most of them seen before (a hit costs a quarter of computing it)."""
-    return zlib.crc32(term.encode("utf-8"))
+    """A stable 32-bit id of a term (CRC-32 of its UTF-8 bytes)."""
+    return _TERM_IDS[term]
+
+
+def term_ids(terms: Iterable[str]) -> Iterator[int]:
+    """``term_id`` of each term, without a Python call per term."""
+    return map(_TERM_IDS.__getitem__, terms)
 
 
 def analyse(doc: DocInput, params: DedupParams) -> Features:
@@ -158,7 +177,7 @@ def shingle_hashes(words: list[str], size: int) -> U32:
     """Unique 32-bit hashes of the word ``size``-shingles (one shingle if fewer words)."""
     if not words:
         return np.zeros(0, dtype=np.uint32)
-    ids = np.fromiter(map(term_id, words), dtype=np.uint64, count=len(words))
+    ids = np.fromiter(term_ids(words), dtype=np.uint64, count=len(words))
     width = min(size, len(ids))
     count = len(ids) - width + 1
     acc = np.zeros(count, dtype=np.uint64)
@@ -172,4 +191,4 @@ def shingle_hashes(words: list[str], size: int) -> U32:
 
 
 def story_term_hashes(terms: tuple[str, ...]) -> list[int]:
-    return list(map(term_id, terms))
+    return list(term_ids(terms))
