@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from aggregator.dedup.lexicon import ENGLISH_STOPWORDS, boilerplate_pattern, may_hold_boilerplate
+from aggregator.dedup.lexicon import ENGLISH_STOPWORDS, boilerplate_found
 from aggregator.dedup.params import DedupParams
 from aggregator.dedup.text import normalize, script, sentences, tokens
 from aggregator.types import Article, Flag
@@ -127,20 +127,22 @@ def analyse(doc: DocInput, params: DedupParams) -> Features:
 
 def _strip_boilerplate(text: str, params: DedupParams, flags: set[str]) -> str:
     """Drop boilerplate sentences; flag the text when they make up most of it."""
-    folded = text.casefold()
-    pattern = boilerplate_pattern()
-    if not may_hold_boilerplate(folded) or not pattern.search(folded):
-        # a phrase found in a piece is found in the whole text (the phrases have no
-        # anchors), so none is boilerplate; most texts take this path. The text goes on
-        # unsplit: only its tokens are read, and the sentence breaks are whitespace
+    found = boilerplate_found(text.casefold())
+    if not found:
+        # most texts: nothing to drop, and the text goes on unsplit (only its tokens are
+        # read, and the sentence breaks are whitespace)
         return text
     pieces = sentences(text)
-    kept = [piece for piece in pieces if not pattern.search(piece.casefold())]
+    kept = [piece for piece in pieces if not _holds_any(piece.casefold(), found)]
     total = sum(len(piece) for piece in pieces)
     dropped = total - sum(len(piece) for piece in kept)
     if total and dropped / total >= params.boilerplate_share:
         flags.add(Flag.BOILERPLATE)
     return "\n".join(kept)
+
+
+def _holds_any(folded: str, phrases: set[str]) -> bool:
+    return any(phrase in folded for phrase in phrases)
 
 
 def _content(words: list[str]) -> list[str]:
