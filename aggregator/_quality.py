@@ -54,6 +54,7 @@ _PAYWALL_NAME = re.compile(
     r"|premium-?(?:content|article|only)|piano-?(?:offer|paywall|container)",
     re.IGNORECASE,
 )
+_PAYWALL_NAME_LOWER = re.compile(_PAYWALL_NAME.pattern)
 _ELLIPSIS_END = re.compile(r"(?:\.\.\.|…)\W*$")
 _CLOSED_END = re.compile(r"[.!?…\"”’»)\]]\W*$")
 
@@ -65,7 +66,7 @@ _CARD_CLIMB = 4
 _MAX_ANCHORS = 1_000
 _LONG_ANCHORS = lxml.etree.XPath("/html/body//a[string-length(normalize-space(.)) >= 16]")
 _TEXT_LENGTH = lxml.etree.XPath("string-length(normalize-space(.))")
-_CLASS_AND_ID_VALUES = lxml.etree.XPath("//@class | //@id")
+_CLASS_AND_ID_VALUES = lxml.etree.XPath("//@class | //@id", smart_strings=False)
 _BLOCKS = frozenset(
     {
         *("p", "li", "dd", "dt", "td", "th", "h1", "h2", "h3", "h4", "h5", "h6", "div"),
@@ -119,7 +120,9 @@ def is_truncated(tree: lxml.html.HtmlElement, paragraphs: list[str], signals: Pa
 
 def has_paywall_element(tree: lxml.html.HtmlElement) -> bool:
     """True when an element's class or id names a paywall (``paywall``, ``regwall`` ...)."""
-    names = " ".join(str(value) for value in _CLASS_AND_ID_VALUES(tree))
+    names = " ".join(_CLASS_AND_ID_VALUES(tree))
+    if names.isascii():  # the usual case: lower case and a case-sensitive search, 8x faster
+        return bool(_PAYWALL_NAME_LOWER.search(names.lower()))
     return bool(_PAYWALL_NAME.search(names))
 
 
@@ -155,15 +158,16 @@ def _headline_cards(
     """The number of distinct headline links (up to a cap), and the cards around them."""
     headlines: set[str] = set()
     cards: set[lxml.html.HtmlElement] = set()
+    lengths = _Lengths()  # neighbouring cards climb through the same ancestors
     for anchor in anchors:
         text = _squash(anchor.text_content())
         if _words(text) < _HEADLINE_MIN_WORDS:
             continue
         block = _enclosing_block(anchor)
-        if block is None or _text_length(block) > 2 * len(text):
+        if block is None or lengths[block] > 2 * len(text):
             continue  # a link inside a sentence, not a headline
         headlines.add(text)
-        cards.add(_card(block))
+        cards.add(_card(block, lengths))
     return len(headlines), cards
 
 
@@ -180,14 +184,23 @@ def _enclosing_block(element: lxml.html.HtmlElement) -> lxml.html.HtmlElement | 
     return parent
 
 
-def _card(block: lxml.html.HtmlElement) -> lxml.html.HtmlElement:
+class _Lengths(dict[lxml.html.HtmlElement, int]):
+    """``_text_length`` of elements, each computed once (lxml hands back the same proxy
+    object for a node while one is alive, and this dict keeps them alive)."""
+
+    def __missing__(self, element: lxml.html.HtmlElement) -> int:
+        length = self[element] = _text_length(element)
+        return length
+
+
+def _card(block: lxml.html.HtmlElement, lengths: _Lengths) -> lxml.html.HtmlElement:
     """The largest ancestor of a headline's block (up to four levels) still card-sized."""
     node = block
     for _ in range(_CARD_CLIMB):
         parent = node.getparent()
         if parent is None or parent.tag in {"body", "html"}:
             break
-        if _text_length(parent) > _CARD_MAX_CHARS:
+        if lengths[parent] > _CARD_MAX_CHARS:
             break
         node = parent
     return node

@@ -144,6 +144,25 @@ def test_an_unfinished_sentence_under_a_declared_paywall_is_truncated(bench: Ben
     assert Flag.TRUNCATED not in built(article_html("Rescue", paragraphs, head=not_free)).flags
 
 
+@pytest.mark.parametrize(
+    ("names", "walled"),
+    [
+        ('class="Piano-Container"', True),
+        ('id="PAYWALL" class="résumé"', True),  # a non-ASCII name elsewhere on the page
+        ('class="subscriber-only"', True),
+        ('class="newsletter-signup"', False),
+        ('class="payment wall"', False),  # two names, neither a paywall
+    ],
+)
+def test_paywall_element_names(names: str, walled: bool) -> None:
+    from aggregator._pagebytes import parse_tree
+    from aggregator._quality import has_paywall_element
+
+    tree = parse_tree(f"<html><body><div {names}><p>Text.</p></div></body></html>")
+    assert tree is not None
+    assert has_paywall_element(tree) is walled
+
+
 def test_a_newsletter_invitation_is_not_a_paywall(bench: Benchmark) -> None:
     outro = "Subscribe to our newsletter to get the day's top stories."
     page = built(article_html("Rescue", [*bench.paragraphs("2c46804d"), outro]))
