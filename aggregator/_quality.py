@@ -102,7 +102,15 @@ def flags(
 
 def has_repeats(paragraphs: list[str]) -> bool:
     """True when a paragraph of at least ten words occurs more than once."""
-    long_ones = (p.casefold() for p in paragraphs if _words(p) >= _REPEAT_MIN_WORDS)
+    folded = [p.casefold() for p in paragraphs]
+    twice = {text for text, count in Counter(folded).items() if count > 1}
+    if not twice:  # most pages: no paragraph at all comes twice, no words to count
+        return False
+    long_ones = (
+        f
+        for p, f in zip(paragraphs, folded, strict=True)
+        if f in twice and _words(p) >= _REPEAT_MIN_WORDS
+    )
     return any(count > 1 for count in Counter(long_ones).values())
 
 

@@ -180,7 +180,9 @@ def _text_of(document: Document | None) -> str:
 
 def _paragraphs(text: str) -> list[str]:
     """One paragraph per non-blank line, whitespace collapsed, control characters dropped."""
-    lines = (_SPACES.sub(" ", _CONTROL.sub("", line)).strip() for line in text.splitlines())
+    if _CONTROL.search(text):
+        text = _CONTROL.sub("", text)
+    lines = (" ".join(line.split()) for line in text.splitlines())  # split(): what \s+ matches
     return [line for line in lines if line]
 
 

@@ -325,3 +325,14 @@ def test_any_bytes_give_a_page_and_consistent_flags(body: bytes, content_type: s
     assert (Flag.EMPTY_TEXT in page.flags) == (page.text == "")
     assert (Flag.TOO_SHORT in page.flags) == (0 < len(page.text) < 100)
     assert not re.search("[\x00-\x08\x0b\x0c\x0e-\x1f]", page.text)
+
+
+@given(st.text(alphabet="ab .\t\n\r\x0b\x0c\x1c\x1f\x00\x07\x85\xa0\u2028\u3000é", max_size=60))
+def test_paragraphs_are_lines_with_whitespace_collapsed(text: str) -> None:
+    """One paragraph per non-blank line, spaces collapsed, controls dropped (the rule as
+    regular expressions)."""
+    from aggregator.extract import _paragraphs
+
+    lines = re.sub("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]", "", text).splitlines()
+    expected = [re.sub(r"\s+", " ", line).strip() for line in lines]
+    assert _paragraphs(text) == [line for line in expected if line]
