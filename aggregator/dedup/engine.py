@@ -225,7 +225,9 @@ class DedupEngine:
         self.book.added += 1
         words = dict(zip(term_ids(feats.term_tf), feats.term_tf, strict=True))
         ids = np.fromiter(words, dtype=np.uint32, count=len(words))
-        tf = np.fromiter((feats.term_tf[words[i]] for i in words), dtype=np.float64, count=len(ids))
+        tf = np.fromiter(
+            map(feats.term_tf.__getitem__, words.values()), dtype=np.float64, count=len(ids)
+        )
         top = np.argsort(-(tf * self.idf.idf(ids)), kind="stable")[: self.params.vector_terms]
         stored = from_terms(ids[top], tf[top].astype(np.float16).astype(np.float64))
         weighted = SparseVec(stored.ids, stored.weights * self.idf.idf(stored.ids))

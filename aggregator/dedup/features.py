@@ -8,6 +8,7 @@ import zlib
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from itertools import compress
 
 import numpy as np
 import numpy.typing as npt
@@ -145,8 +146,22 @@ def _holds_any(folded: str, phrases: set[str]) -> bool:
     return any(phrase in folded for phrase in phrases)
 
 
+class _IsContent(dict[str, bool]):
+    """Word -> whether it is a content term (not a function word; one letter only if a
+    digit), filled on first use like ``_TermIds``."""
+
+    def __missing__(self, word: str) -> bool:
+        if len(self) >= _TERM_IDS_KEPT:
+            self.clear()
+        value = self[word] = word not in ENGLISH_STOPWORDS and (len(word) > 1 or word.isdigit())
+        return value
+
+
+_IS_CONTENT = _IsContent()
+
+
 def _content(words: list[str]) -> list[str]:
-    return [w for w in words if w not in ENGLISH_STOPWORDS and (len(w) > 1 or w.isdigit())]
+    return list(compress(words, map(_IS_CONTENT.__getitem__, words)))
 
 
 def _language_key(given: str | None, written: str, words: list[str]) -> str:
@@ -156,7 +171,7 @@ def _language_key(given: str | None, written: str, words: list[str]) -> str:
     if written != "latin":
         return written
     sample = words[:500]
-    share = sum(w in ENGLISH_STOPWORDS for w in sample) / max(1, len(sample))
+    share = sum(map(ENGLISH_STOPWORDS.__contains__, sample)) / max(1, len(sample))
     return "en" if share >= _ENGLISH_SHARE else "latin"
 
 
@@ -172,7 +187,12 @@ def _term_tf(title: list[str], body: list[str], title_weight: int) -> dict[str, 
     counts: Counter[str] = Counter(body)
     for word in title:
         counts[word] += title_weight
+    if max(counts.values(), default=0) < len(_SUBLINEAR):  # nearly always: a table lookup
+        return dict(zip(counts, map(_SUBLINEAR.__getitem__, counts.values()), strict=True))
     return {term: 1.0 + math.log(count) for term, count in counts.items()}
+
+
+_SUBLINEAR = [0.0] + [1.0 + math.log(count) for count in range(1, 1024)]
 
 
 def shingle_hashes(words: list[str], size: int) -> U32:
