@@ -79,10 +79,10 @@ _LETTER = re.compile(r"[^\W\d_]")
 
 def guess_language(text: str) -> str | None:
     """An ISO 639-1 code for ``text``, or None when the evidence is thin."""
-    words = [w.lower() for w in _WORD.findall(text[: _SAMPLE_CHARS * 2])][:_SAMPLE_WORDS]
+    words = [w.lower() for w in _WORD.findall(text[: _SAMPLE_CHARS * 2])[:_SAMPLE_WORDS]]
     scores = Counter(dict.fromkeys(_FUNCTION_WORDS, 0))  # ties rank in the table's order
-    for word in words:
-        for lang in _LANGUAGES_OF.get(word, ()):
+    for languages in filter(None, map(_LANGUAGES_OF.get, words)):
+        for lang in languages:
             scores[lang] += 1
     ranked = scores.most_common(2)
     if ranked:
