@@ -9,6 +9,7 @@ and the article is flagged; transient failures are retried a few times first.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
@@ -30,7 +31,10 @@ log = logging.getLogger("newsagg.pages")
 PAGE_ACCEPT = "text/html, application/xhtml+xml;q=0.9, */*;q=0.3"
 TRANSIENT = frozenset({"timeout", "network", "server_error", "rate_limited"})
 MAX_ATTEMPTS = 3
-WRITE_BATCH = 50  # finished pages stored per transaction
+WRITE_BATCH = 50  # finished pages stored per transaction, at most
+# and at least this often: the clusterer (which runs alongside) gets pages in small steps, so
+# the last step, left to cluster after the last page while the extraction pool idles, is short
+WRITE_EVERY_S = 0.25
 
 
 Progress = Callable[[str, int], None]
@@ -89,6 +93,8 @@ class PageStage:
         self.respect_robots = respect_robots
         self.metrics = metrics or Metrics()
         self.always_metadata = always_metadata
+        self.on_stored: Callable[[], None] = lambda: None  # after each batch of pages is stored
+        self._stored_at = time.monotonic()
 
     def run(
         self, limit: int, *, batch: int | None = None, progress: Progress | None = None
@@ -157,13 +163,15 @@ class PageStage:
         self, done: list[PageOutcome], outcome: PageOutcome, progress: Progress | None
     ) -> None:
         done.append(outcome)
-        if len(done) >= WRITE_BATCH:
+        if len(done) >= WRITE_BATCH or time.monotonic() - self._stored_at >= WRITE_EVERY_S:
             self._flush(done, progress)
 
     def _flush(self, done: list[PageOutcome], progress: Progress | None) -> None:
         if not done:
             return
         self.store.articles.finish_pages(done, self.clock())
+        self._stored_at = time.monotonic()
+        self.on_stored()
         if progress:
             progress("pages", len(done))
         done.clear()

@@ -26,6 +26,7 @@ from storage.store import Store
 
 log = logging.getLogger("newsagg.pipeline")
 Progress = Callable[[str, int], None]  # (stage, items done)
+_FOLLOW_IDLE_S = 0.2  # the clustering follower looks again after this long without news
 
 
 class ClusterStage(Protocol):
@@ -221,22 +222,26 @@ class Pipeline:
         if self.clusterer is None:
             yield done
             return
-        stop = threading.Event()
+        stop, stored = threading.Event(), threading.Event()
 
         def follow() -> None:
             try:
                 while not stop.is_set():
+                    stored.clear()  # before looking: a batch stored from now on wakes it
                     count = self.cluster(progress=progress)
                     done[0] += count
-                    if count == 0:
-                        stop.wait(0.2)
+                    if count == 0:  # until the page stage stores more pages
+                        stored.wait(_FOLLOW_IDLE_S)
             except NewsaggError as exc:  # left for the pass's own clustering step after
                 event(log, "cluster.follower_stopped", level=logging.WARNING, error=str(exc))
 
         follower = threading.Thread(target=follow, name="cluster-follower", daemon=True)
+        self.pages.on_stored = stored.set
         follower.start()
         try:
             yield done
         finally:
+            self.pages.on_stored = lambda: None
             stop.set()
+            stored.set()
             follower.join()
