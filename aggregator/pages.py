@@ -67,6 +67,14 @@ class PageReport:
     summary_only: int = 0
     deferred: int = 0
 
+    def __add__(self, other: PageReport) -> PageReport:
+        return PageReport(
+            self.claimed + other.claimed,
+            self.extracted + other.extracted,
+            self.summary_only + other.summary_only,
+            self.deferred + other.deferred,
+        )
+
 
 class PageStage:
     def __init__(
@@ -110,13 +118,7 @@ class PageStage:
         total = PageReport()
         while total.claimed < limit:
             claims = _Claims(self, limit - total.claimed, batch or limit)
-            report = self._run_claims(claims, progress)
-            total = PageReport(
-                total.claimed + report.claimed,
-                total.extracted + report.extracted,
-                total.summary_only + report.summary_only,
-                total.deferred + report.deferred,
-            )
+            total += self._run_claims(claims, progress)
             if not claims.cut_short:
                 break
         return total

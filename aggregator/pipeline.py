@@ -82,6 +82,7 @@ class Pipeline:
         self.lease_s = lease_s
         self.page_batch = page_batch
         self.cluster_batch = cluster_batch
+        self._on_new_articles: Callable[[], None] = lambda: None  # see ingest
 
     def poll_feeds(
         self,
@@ -102,6 +103,8 @@ class Pipeline:
                 seen.update(feed.id for feed in batch)
                 for report in pool.map(self.poller.poll, batch):
                     reports.append(report)
+                    if report.new:
+                        self._on_new_articles()
                     if progress:
                         progress("feeds", 1)
         return reports
@@ -182,14 +185,13 @@ class Pipeline:
         outlet_id: str | None = None,
         progress: Progress | None = None,
     ) -> PassReport:
-        """One whole pass: feeds, then their pages, then clustering."""
-        report = PassReport()
-        report.feeds = self.poll_feeds(
-            include_not_due=include_not_due, outlet_id=outlet_id, progress=progress
+        """One whole pass: feeds and their pages (see ``ingest``), then clustering."""
+        report = self.ingest(
+            lambda: self.poll_feeds(
+                include_not_due=include_not_due, outlet_id=outlet_id, progress=progress
+            ),
+            progress=progress,
         )
-        with self._clustering_alongside(progress) as clustered:
-            report.pages = self.process_pages(progress=progress)
-        report.clustered = clustered[0] + self.cluster(progress=progress)
         report.compared = self.compare(progress=progress)
         event(
             log,
@@ -206,11 +208,41 @@ class Pipeline:
 
     def tick(self, *, max_feeds: int, max_pages: int) -> PassReport:
         """The scheduler's job: a bounded slice of each stage."""
+        return self.ingest(lambda: self.poll_feeds(max_feeds=max_feeds), max_pages=max_pages)
+
+    def ingest(
+        self,
+        poll: Callable[[], list[FeedReport]],
+        *,
+        max_pages: int | None = None,
+        progress: Progress | None = None,
+    ) -> PassReport:
+        """Feeds, their pages and their clustering, overlapped: ``poll`` (a ``poll_feeds``
+        call) runs in a thread while this one fetches and extracts the pages of every feed
+        already stored, and the articles extracted are clustered meanwhile; what is left to
+        cluster after the last page is clustered last. The extraction pool so starts on the
+        first feed's pages instead of idling until the last feed is parsed."""
         report = PassReport()
-        report.feeds = self.poll_feeds(max_feeds=max_feeds)
-        with self._clustering_alongside(None) as clustered:
-            report.pages = self.process_pages(max_pages=max_pages)
-        report.clustered = clustered[0] + self.cluster()
+        news = threading.Event()
+        self._on_new_articles = news.set
+        try:
+            with (
+                ThreadPoolExecutor(1, thread_name_prefix="feeds") as runner,
+                self._clustering_alongside(progress) as clustered,
+            ):
+                polled = runner.submit(poll)
+                while max_pages is None or report.pages.claimed < max_pages:
+                    feeds_done = polled.done()  # before looking: nothing stored goes unseen
+                    news.clear()
+                    left = None if max_pages is None else max_pages - report.pages.claimed
+                    report.pages += self.process_pages(max_pages=left, progress=progress)
+                    if feeds_done:
+                        break
+                    news.wait(_FOLLOW_IDLE_S)
+                report.feeds = polled.result()
+        finally:
+            self._on_new_articles = lambda: None
+        report.clustered = clustered[0] + self.cluster(progress=progress)
         return report
 
     @contextmanager
