@@ -144,8 +144,15 @@ def is_index_page(tree: lxml.html.HtmlElement, paragraphs: list[str]) -> bool:
         return False
     if _tiny_vocabulary(paragraphs):
         return True
-    pieces = _pieces(cards)
     counts = [_words(p) for p in paragraphs]
+    # an element's text, squashed, lies within its card's squashed text: paragraphs found in
+    # no card's text cannot count as inside, and most articles end the test here, before
+    # the text of every element of every card is read
+    cards_text = "\n".join(_squash(card.text_content()) for card in cards)
+    at_most = sum(n for p, n in zip(paragraphs, counts, strict=True) if p in cards_text)
+    if at_most < sum(counts) - at_most:
+        return False
+    pieces = _pieces(cards)
     inside = sum(n for p, n in zip(paragraphs, counts, strict=True) if p in pieces)
     return inside >= sum(counts) - inside
 
