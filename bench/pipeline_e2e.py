@@ -335,10 +335,10 @@ def main() -> None:
     from aggregator.wiring import WORKER_MODULES
     from aggregator.workpool import preload
 
-    # as the service does before its first pool starts the fork server; this module too: run
-    # with -m, each worker runs it again as its main module (the service's script is cheap to
-    # run again: see aggregator.cli.dispatch), and preloaded its imports are already there
-    preload(*WORKER_MODULES, "bench.pipeline_e2e")
+    # as the service does before its first pool starts the fork server; and what this module
+    # imports: run with -m, each worker runs it again as its main module (the service's
+    # script is cheap to run again: see aggregator.cli.dispatch)
+    preload(*WORKER_MODULES, "tests.support.httpserver", "tests.support.newsite")
     pages = benchmark_pages(shared)
     count = len(pages) * args.outlets
     html = [p.html for p in pages] * args.outlets
