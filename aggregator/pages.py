@@ -116,6 +116,7 @@ class PageStage:
         they were stored: a lease shorter than a page takes), the run finishes what it has and
         starts again, so no page is left behind and none is taken twice at once."""
         total = PageReport()
+        self._stored_at = time.monotonic()
         while total.claimed < limit:
             claims = _Claims(self, limit - total.claimed, batch or limit)
             total += self._run_claims(claims, progress)

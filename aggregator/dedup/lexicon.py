@@ -76,6 +76,8 @@ def _literal_head(phrase: str) -> str:
 
 
 BOILERPLATE_HEADS = tuple(sorted({_literal_head(p) for p in _BOILERPLATE_PHRASES}))
+if not all(BOILERPLATE_HEADS):  # an empty head would make boilerplate_found try everywhere
+    raise ValueError("every boilerplate phrase must start with plain text")
 
 
 def boilerplate_found(folded: str) -> set[str]:
