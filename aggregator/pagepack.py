@@ -1,10 +1,11 @@
 """The fetched page as it is stored: compressed, so articles can be extracted again later.
 
-``pack`` writes a zstd frame (level 1): about 0.3 ms for a 170 kB news page and 21 % of its
-size, where gzip at level 3 took 1.2 ms for 22 %; compressing every page in the fetch threads
-was a twentieth of the pipeline's CPU. ``unpack`` reads zstd frames and the gzip members that
-earlier versions stored, never past ``limit`` bytes of output (a stored page was at most the
-size cap when it was fetched, but the database is not trusted to say so).
+``pack`` writes a zstd frame (level 1): about 0.45 ms for a 170 kB news page and 21 % of its
+size, where gzip at level 3 took 1.7 ms for 22 % (measured in the same run); compressing
+every page in the fetch threads was a twentieth of the pipeline's CPU. ``unpack`` reads zstd
+frames and the gzip members that earlier versions stored, never past ``limit`` bytes of output
+(a stored page was at most the size cap when it was fetched, but the database is not trusted
+to say so).
 """
 
 from __future__ import annotations
