@@ -54,7 +54,6 @@ MAX_TERMS, MAX_TERM_CHARS = 16, 64
 SEARCH_CAP = 2000  # matches up to this many become an id list in the main query
 WORD_RE = re.compile(r"[^\W_]+")
 CLUSTER_SORTS = ("latest", "largest")
-PG_DOCUMENT = "left(coalesce(articles.title, '') || ' ' || coalesce(articles.text, ''), 200000)"
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,14 +119,21 @@ def search_terms(query: str) -> tuple[str, ...]:
 def _matching_articles(dialect: str, terms: Sequence[str]) -> AnySelect:
     """Ids of the articles that contain every word (parameterised full-text search).
 
-    On PostgreSQL the matches are a MATERIALIZED CTE, found once through the GIN index: left
-    to itself the planner walks an ordered index and recomputes ``to_tsvector`` row by row
-    (seconds for a rare word over a million articles)."""
+    On PostgreSQL the words are in ``article_search`` (migration 0006: written only when a
+    title or text changes), and the matches are a MATERIALIZED CTE, found once through its
+    GIN index, so the planner cannot walk an ordered index of ``articles`` instead and test
+    each row (seconds for a rare word over a million articles)."""
     if dialect == "postgresql":
-        condition = text(
-            f"to_tsvector('simple', {PG_DOCUMENT}) @@ plainto_tsquery('simple', :fts_words)"
-        ).bindparams(fts_words=" ".join(terms))
-        hits = select(A.id.label("id")).where(condition).cte("fts_hits").prefix_with("MATERIALIZED")
+        condition = text("document @@ plainto_tsquery('simple', :fts_words)").bindparams(
+            fts_words=" ".join(terms)
+        )
+        hits = (
+            select(literal_column("article_id").label("id"))
+            .select_from(text("article_search"))
+            .where(condition)
+            .cte("fts_hits")
+            .prefix_with("MATERIALIZED")
+        )
         return select(hits.c.id)
     phrase = " ".join(f'"{term}"' for term in terms)  # words only: no quote can occur inside
     return (

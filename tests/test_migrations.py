@@ -10,18 +10,22 @@ import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import inspect
+from sqlalchemy import inspect, text
 
 from aggregator.errors import StorageError
 from storage.db import alembic_config, current_revision, head_revision, make_engine, migrate
 from storage.models import Base
+from storage.store import Store
 from tests.support.webdata import filled
 from tests.support.webkit import basil_path
+from tests.test_storage import NOW, draft, outlet
 
 
 def _not_search(obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any) -> bool:
-    """The full-text search objects are created by raw SQL in the migration."""
-    return not (name or "").startswith(("articles_fts", "ix_articles_fts"))
+    """The full-text search objects are created by raw SQL in the migrations."""
+    return not (name or "").startswith(
+        ("articles_fts", "ix_articles_fts", "article_search", "ix_article_search")
+    )
 
 
 def test_upgrade_downgrade_upgrade(db_url: str) -> None:
@@ -102,3 +106,28 @@ def _count(engine: Any, table: str) -> int:
 def _comparisons(engine: Any, sql: str) -> dict[int, Any]:
     with engine.connect() as conn:
         return {int(cid): json.loads(doc) for cid, doc in conn.exec_driver_sql(sql)}
+
+
+def test_postgres_search_moves_to_its_table_with_every_article(pg_url: str) -> None:
+    """0006 writes the words of the articles stored before it, and its downgrade puts the
+    expression index back."""
+    command.upgrade(alembic_config(pg_url), "0005")
+    store = Store.open(pg_url)
+    try:
+        store.feeds.sync_outlets([outlet()], default_interval=15, now=NOW)
+        store.articles.insert_drafts([draft("old", title="Lighthouse keepers strike")], NOW)
+        migrate(pg_url)
+        with store.engine.connect() as conn:
+            documents = conn.execute(text("SELECT document::text FROM article_search")).all()
+            assert len(documents) == 1 and "'lighthouse'" in documents[0][0]
+            assert "ix_articles_fts" not in _pg_indexes(conn)
+        command.downgrade(alembic_config(pg_url), "0005")
+        with store.engine.connect() as conn:
+            assert "ix_articles_fts" in _pg_indexes(conn)
+            assert "article_search" not in inspect(conn).get_table_names()
+    finally:
+        store.close()
+
+
+def _pg_indexes(conn: Any) -> set[str]:
+    return set(conn.scalars(text("SELECT indexname FROM pg_indexes WHERE tablename = 'articles'")))

@@ -248,3 +248,43 @@ def test_a_finished_page_fills_the_article(
         ).one()
     assert (state, attempts) == ("ready", 1)
     assert store.articles.finish_pages([outcome], NOW) == 0  # no longer pending: left alone
+
+
+def _search_row(store: Store, article_id: int) -> tuple[str, str] | None:
+    """(xmin, document) of the article's search row: xmin changes whenever it is written."""
+    with store.engine.connect() as conn:
+        row = conn.execute(
+            text("SELECT xmin::text, document::text FROM article_search WHERE article_id = :a"),
+            {"a": article_id},
+        ).first()
+    return None if row is None else (row[0], row[1])
+
+
+def test_postgres_search_rows_follow_title_and_text_only(pg_url: str) -> None:
+    """Migration 0006: an article's words are written when its title or text is, and a
+    state change (clustered, a lease) leaves them alone; deleting the article drops them."""
+    migrate(pg_url)
+    store = Store.open(pg_url)
+    try:
+        store.feeds.sync_outlets([outlet()], default_interval=15, now=NOW)
+        store.articles.insert_drafts([draft("a", title="Quarterly harvest")], NOW)
+        page = store.articles.claim_pending(NOW, owner="w", lease_s=60, limit=1)[0]
+        first = _search_row(store, page.article_id)
+        assert first is not None and "'harvest'" in first[1]
+        store.articles.finish_page(
+            PageOutcome(
+                article_id=page.article_id,
+                text="Floodwater reached the granary.",
+                flags=frozenset(),
+            ),
+            NOW,
+        )
+        finished = _search_row(store, page.article_id)
+        assert finished is not None and "'granary'" in finished[1] and "'harvest'" in finished[1]
+        store.articles.mark_clustered([page.article_id])
+        assert _search_row(store, page.article_id) == finished  # not written again
+        with store.engine.begin() as conn:
+            conn.execute(text("DELETE FROM articles WHERE id = :a"), {"a": page.article_id})
+        assert _search_row(store, page.article_id) is None
+    finally:
+        store.close()
