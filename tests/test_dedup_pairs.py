@@ -54,7 +54,14 @@ SAME_STORY = [
             "9fb5214f-563a-4fc5-b204-fac51cb2ca31",
         ),
     ),
-    ("allsides", ("3RyWePJKYUOp2azm", "8bj1AmnkhYKT0PDL", "xmDjaK7GrUDFvFXn")),
+    pytest.param(
+        "allsides",
+        ("3RyWePJKYUOp2azm", "8bj1AmnkhYKT0PDL", "xmDjaK7GrUDFvFXn"),
+        # a known miss since cluster sums are exact (CHANGES.md, 2026-11-29): the third
+        # article scores 0.144 against the other two's cluster; it passed only while that
+        # cluster's sum was cached under an older IDF
+        marks=pytest.mark.xfail(strict=True, reason="average linkage 0.144 < threshold"),
+    ),
     ("allsides", ("2GxnOkdFEFBMoTC1", "Hh7mVncIjKKibJgM", "OKlQjb3KSjZcCbzn")),
 ]
 # the closest pairs of different stories (near misses): they must stay apart

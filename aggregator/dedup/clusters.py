@@ -1,10 +1,11 @@
 """Story clusters in memory: members, time span and the sum of member vectors.
 
 The average-linkage similarity of an article to a cluster is the mean cosine to its members,
-``v . sum / n``; of two clusters, ``sum_a . sum_b / (n_a n_b)``. Sums are cached and
-recomputed with the current IDF once the IDF has moved on (warm-up, drift). Members are
-kept in row (arrival) order whatever moves and merges happened, so an engine restarted from
-storage (rows put back in arrival order) holds the same lists.
+``v . sum / n``; of two clusters, ``sum_a . sum_b / (n_a n_b)``. Sums are cached until the
+IDF takes its next step (``IdfTable.generation``). Members are kept in row (arrival) order
+whatever moves and merges happened, and a cached sum only ever grows by the newest row
+(a move or a merge drops it), so it is the sum a fresh computation makes, to the bit: an
+engine restarted from storage (rows put back in arrival order) scores as the running one.
 """
 
 from __future__ import annotations
@@ -19,8 +20,6 @@ import numpy as np
 from aggregator.dedup.rows import RowStore
 from aggregator.dedup.vectors import IdfTable, SparseVec, add, dot
 
-STALE_SHARE = 0.1  # recompute a sum once this share of the window's articles came after it
-
 
 @dataclass(slots=True)
 class Cluster:
@@ -30,7 +29,7 @@ class Cluster:
     first: float = math.nan
     last: float = math.nan
     total: SparseVec | None = None
-    total_stamp: int = 0
+    total_stamp: int = -1  # the IDF generation of ``total``
     outlet_codes: set[int] | None = None
 
     def gap_to(self, time: float) -> float:
@@ -48,7 +47,7 @@ class ClusterBook:
         self.idf = idf
         self.clusters: dict[int, Cluster] = {}
         self.next_id = 1
-        self.added = 0  # articles counted into the IDF so far (a clock for staleness)
+        self.added = 0  # articles counted into the IDF so far
 
     def new(self, language: int, cluster_id: int | None = None) -> Cluster:
         if cluster_id is None:
@@ -66,10 +65,9 @@ class ClusterBook:
         return SparseVec(ids, tf * self.idf.idf(ids)).normalized()
 
     def total(self, cluster: Cluster) -> SparseVec:
-        stale = self.added - cluster.total_stamp > STALE_SHARE * max(self.idf.docs, 50)
-        if cluster.total is None or stale:
+        if cluster.total is None or cluster.total_stamp != self.idf.generation:
             cluster.total = add([self.vector(r) for r in cluster.members])
-            cluster.total_stamp = self.added
+            cluster.total_stamp = self.idf.generation
         return cluster.total
 
     def outlets(self, cluster: Cluster) -> set[int]:
@@ -89,16 +87,20 @@ class ClusterBook:
         return dot(self.total(a), self.total(b)) / (len(a.members) * len(b.members))
 
     def attach(self, cluster: Cluster, row: int, vector: SparseVec | None = None) -> None:
-        if cluster.members and row < cluster.members[-1]:
-            bisect.insort(cluster.members, row)  # a moved article: members stay in row order
-        else:
+        """Add ``row``; with its ``vector`` (under the current IDF), a cached sum grows by
+        it when the row is the cluster's newest (the sum then equals a fresh one)."""
+        newest = not cluster.members or row > cluster.members[-1]
+        if newest:
             cluster.members.append(row)
+        else:
+            bisect.insort(cluster.members, row)  # a moved article: members stay in row order
         self.rows.set_cluster(row, cluster.id)
         if cluster.outlet_codes is not None:
             cluster.outlet_codes.add(self.rows.outlet(row))
         self._widen(cluster, self.rows.time(row))
-        if cluster.total is not None and vector is not None:
-            cluster.total = add([cluster.total, vector])
+        total, current = cluster.total, cluster.total_stamp == self.idf.generation
+        if total is not None and current and newest and vector is not None:
+            cluster.total = add([total, vector])
         else:
             cluster.total = None
 
@@ -128,10 +130,7 @@ class ClusterBook:
             self.rows.set_cluster(row, keep.id)
         keep.members = list(heapq.merge(keep.members, gone.members))
         keep.outlet_codes = None
-        if keep.total is not None and gone.total is not None:
-            keep.total = add([keep.total, gone.total])
-        else:
-            keep.total = None
+        keep.total = None  # summed afresh in row order when next needed
         for time in (gone.first, gone.last):
             self._widen(keep, time)
         del self.clusters[gone.id]

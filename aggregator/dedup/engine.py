@@ -51,7 +51,7 @@ class DedupEngine:
         self.rows = RowStore(params.copy_num_perm, params.vector_terms)
         self.copy_index = BandIndex(params.max_bucket)
         self.story_index = BandIndex(params.max_bucket)
-        self.idf = IdfTable(params.idf_buckets_log2)
+        self.idf = IdfTable(params.idf_buckets_log2, params.idf_step_max, params.idf_warm_up)
         self.book = ClusterBook(self.rows, self.idf)
         self.constraints = Constraints()
         self.linker = Linker(self)

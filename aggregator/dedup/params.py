@@ -52,6 +52,8 @@ class DedupParams:
     window_hours: float = 168.0  # the index keeps this much time; older articles are evicted
     link_gap_hours: float = 72.0  # the largest time gap across which articles link
     idf_buckets_log2: int = 21
+    idf_warm_up: int = 100  # the IDF takes a step after each of the first articles
+    idf_step_max: int = 2000  # then each tenth of growth, at most this many articles apart
     # bad input
     min_tokens: int = 5  # fewer content tokens: too short to cluster
     max_tokens: int = 20_000  # more: gigantic, only the first max_tokens are read
@@ -110,9 +112,18 @@ def _check(p: DedupParams) -> None:
     if not 0.0 <= p.story_threshold <= 1.0:
         fail("story_threshold", "must lie in [0, 1]")
     positive = ("shingle_size", "copy_num_perm", "story_num_perm", "vector_terms", "title_weight")
-    for key in (*positive, "max_candidates", "max_bucket", "min_tokens", "max_tokens"):
+    for key in (
+        *positive,
+        "max_candidates",
+        "max_bucket",
+        "min_tokens",
+        "max_tokens",
+        "idf_step_max",
+    ):
         if getattr(p, key) < 1:
             fail(key, "must be at least 1")
+    if p.idf_warm_up < 0:
+        fail("idf_warm_up", "must be at least 0")
     if not 0 <= p.seed < 2**32:
         fail("seed", "must lie in [0, 2**32)")
     if p.window_hours <= 0 or p.link_gap_hours <= 0:

@@ -2,9 +2,10 @@
 
 The IDF is learned as articles arrive: document frequencies of every article seen are counted
 in 2**k hashed counters (memory does not grow with the vocabulary; a rare term that shares a
-counter with another gets a slightly lower IDF). The counts outlive the index window, since
-a term's rarity changes slowly; ``IdfTable.to_bytes`` lets the service keep them across
-restarts, and a restart without them rebuilds the counts from the replayed window.
+counter with another gets a slightly lower IDF), in steps (``IdfTable``). The counts outlive
+the index window, since a term's rarity changes slowly; ``IdfTable.to_bytes`` lets the
+service keep them across restarts, and a restart without them rebuilds the counts from the
+replayed window.
 """
 
 from __future__ import annotations
@@ -13,12 +14,14 @@ import struct
 import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import pairwise
 
 import numpy as np
 import numpy.typing as npt
 
 from aggregator.errors import DedupError
 
+WARM_UP = 100  # documents counted one step each
 U32 = npt.NDArray[np.uint32]
 F64 = npt.NDArray[np.float64]
 
@@ -85,45 +88,106 @@ def shared_terms(a: SparseVec, b: SparseVec, count: int) -> list[int]:
 
 
 class IdfTable:
-    """Document frequencies of every article seen, in 2**k hashed counters."""
+    """Document frequencies of every article seen, in 2**k hashed counters, refreshed in
+    steps: counted documents wait in a queue until the count reaches the next step, and
+    ``idf`` answers from the counts of the last step. So the IDF any score used is a function
+    of how many documents came before (not of when the engine last restarted), and a cluster's
+    cached sum stays exact until the next step (``generation`` tells the steps apart).
 
-    def __init__(self, buckets_log2: int) -> None:
+    Steps: after every document up to ``warm_up`` (a small corpus's IDF moves with every
+    article), then each time the count grew by a tenth, at most ``batch`` documents apart."""
+
+    def __init__(self, buckets_log2: int, batch: int = 2000, warm_up: int = WARM_UP) -> None:
         self._mask = np.uint32((1 << buckets_log2) - 1)
         self._counts = np.zeros(1 << buckets_log2, dtype=np.uint32)
-        self.docs = 0
+        self._queue: list[U32] = []  # each waiting document's distinct buckets
+        self._batch, self._warm_up = batch, warm_up
+        self.docs = 0  # documents in the counts ``idf`` answers from
+        self.next_step = 1
+        self.generation = 0
+
+    @property
+    def seen(self) -> int:
+        """Documents counted, waiting ones included."""
+        return self.docs + len(self._queue)
 
     def add(self, term_ids: U32) -> None:
         """Count one document with these distinct term ids."""
-        self._counts[np.unique(term_ids & self._mask)] += np.uint32(1)
-        self.docs += 1
+        self._queue.append(np.unique(term_ids & self._mask))
+        if self.seen >= self.next_step:
+            self._apply(self._queue)
+            self._queue = []
 
     def add_many(self, term_ids: U32, owners: npt.NDArray[np.int64], docs: int) -> None:
         """Count ``docs`` documents at once, as ``add`` would one by one: ``term_ids`` of
         every document, concatenated, ``owners`` the document (0 .. docs - 1) of each."""
-        buckets = (term_ids & self._mask).astype(np.int64)
-        keys = np.sort((owners.astype(np.int64) << np.int64(32)) | buckets)
-        first = np.ones(len(keys), dtype=bool)
-        np.not_equal(keys[1:], keys[:-1], out=first[1:])  # each bucket once per document
-        np.add.at(self._counts, keys[first] & np.int64(0xFFFFFFFF), np.uint32(1))
-        self.docs += docs
+        last = self.seen + docs
+        step = self.docs
+        while self.next_step <= last:
+            step, self.next_step = self.next_step, self._after(self.next_step)
+        done = step - self.seen  # documents of this call that reach the counts now
+        buckets = term_ids & self._mask
+        if done > 0:
+            cut = int(np.searchsorted(owners, done))
+            self._count_many(buckets[:cut], owners[:cut])
+            self._apply(self._queue, extra=done)
+            self._queue = []
+            buckets, owners = buckets[cut:], owners[cut:] - done
+        starts = np.searchsorted(owners, np.arange(docs - max(done, 0) + 1))
+        for a, b in pairwise(starts.tolist()):
+            self._queue.append(np.unique(buckets[a:b]))
 
     def idf(self, term_ids: U32) -> F64:
-        """Smoothed IDF: ln((N + 1) / (df + 1)) + 1."""
+        """Smoothed IDF: ln((N + 1) / (df + 1)) + 1, from the counts of the last step."""
         df = self._counts[term_ids & self._mask].astype(np.float64)
         result: F64 = np.log((self.docs + 1.0) / (df + 1.0)) + 1.0
         return result
 
     def to_bytes(self) -> bytes:
-        """The table, compressed (to keep the IDF of more than the window across restarts)."""
-        return zlib.compress(struct.pack("<Q", self.docs) + self._counts.astype("<u4").tobytes())
+        """The table with its queue, compressed (to keep the IDF of more than the window
+        across restarts)."""
+        sizes = np.asarray([len(q) for q in self._queue], dtype="<u4")
+        head = struct.pack("<QQQ", self.docs, self.next_step, len(sizes))
+        waiting = np.concatenate([np.zeros(0, dtype=np.uint32), *self._queue]).astype("<u4")
+        body = self._counts.astype("<u4").tobytes() + sizes.tobytes() + waiting.tobytes()
+        return zlib.compress(head + body)
 
     def load(self, payload: bytes) -> None:
         raw = zlib.decompress(payload)
-        counts = np.frombuffer(raw, dtype="<u4", offset=8)
-        if len(counts) != len(self._counts):
+        docs, next_step, queued = struct.unpack_from("<QQQ", raw)
+        size = len(self._counts)
+        if len(raw) < 24 + 4 * (size + queued):
             raise DedupError("IDF table of another size", code="bad_signature")
-        self.docs = struct.unpack_from("<Q", raw)[0]
+        counts = np.frombuffer(raw, dtype="<u4", offset=24, count=size)
+        sizes = np.frombuffer(raw, dtype="<u4", offset=24 + 4 * size, count=queued)
+        waiting = np.frombuffer(raw, dtype="<u4", offset=24 + 4 * (size + queued))
+        if len(waiting) != int(sizes.sum()):
+            raise DedupError("IDF table of another size", code="bad_signature")
+        self.docs, self.next_step = docs, next_step
         self._counts = counts.astype(np.uint32)
+        bounds = np.concatenate([[0], np.cumsum(sizes, dtype=np.int64)])
+        self._queue = [waiting[a:b].astype(np.uint32) for a, b in pairwise(bounds.tolist())]
+        self.generation += 1
+
+    def _after(self, step: int) -> int:
+        if step < self._warm_up:
+            return step + 1
+        return step + max(1, min(step // 10, self._batch))
+
+    def _apply(self, queue: list[U32], extra: int = 0) -> None:
+        """Move ``queue`` (and ``extra`` documents already counted) into the counts: a step."""
+        if queue:
+            np.add.at(self._counts, np.concatenate(queue).astype(np.int64), np.uint32(1))
+        self.docs += len(queue) + extra
+        while self.next_step <= self.docs:
+            self.next_step = self._after(self.next_step)
+        self.generation += 1
+
+    def _count_many(self, buckets: U32, owners: npt.NDArray[np.int64]) -> None:
+        keys = np.sort((owners.astype(np.int64) << np.int64(32)) | buckets.astype(np.int64))
+        first = np.ones(len(keys), dtype=bool)
+        np.not_equal(keys[1:], keys[:-1], out=first[1:])  # each bucket once per document
+        np.add.at(self._counts, keys[first] & np.int64(0xFFFFFFFF), np.uint32(1))
 
     @property
     def nbytes(self) -> int:
