@@ -369,7 +369,7 @@ def test_a_restart_anywhere_inside_the_window_changes_no_score(name: str) -> Non
     sigs: dict[str, bytes] = {}
     restarts: list[tuple[DedupEngine, int]] = []
     for n, doc in enumerate(docs):
-        if n % 16 == 5:  # cuts on and off IDF steps (11, 12, ..., 20, 22, ...)
+        if n % 16 == 5:  # restarts inside the warm-up and on and off the later steps
             restarted = DedupEngine(params)
             restarted.restore(
                 stored_now(running, docs[:n], sigs),
