@@ -283,7 +283,7 @@ def engine_state(e: DedupEngine) -> dict[str, Any]:
         "copy_index": index_state(e.copy_index),
         "idf": idf_state(e.idf),
         "clusters": clusters,
-        "ids": (e.book.next_id, e.next_copy_group, e.book.added, e._codes),
+        "ids": (e.book.next_id, e.next_copy_group, e.idf.seen, e._codes),
         "clock": (e.clock, e._last_sweep),
     }
 

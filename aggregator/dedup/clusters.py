@@ -47,7 +47,6 @@ class ClusterBook:
         self.idf = idf
         self.clusters: dict[int, Cluster] = {}
         self.next_id = 1
-        self.added = 0  # articles counted into the IDF so far
 
     def new(self, language: int, cluster_id: int | None = None) -> Cluster:
         if cluster_id is None:

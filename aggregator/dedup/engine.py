@@ -222,7 +222,6 @@ class DedupEngine:
         """Count the article into the IDF, keep its top terms by TF-IDF; returns the unit
         TF-IDF vector, the stored term frequencies and the words of the term ids."""
         self.idf.add(sig.terms)
-        self.book.added += 1
         words = dict(zip(term_ids(feats.term_tf), feats.term_tf, strict=True))
         ids = np.fromiter(words, dtype=np.uint32, count=len(words))
         tf = np.fromiter(
@@ -318,7 +317,6 @@ class DedupEngine:
         sig.check(self.params)
         time = self._tick(item.time)
         self.idf.add(sig.terms)
-        self.book.added += 1
         cluster = self.book.get(item.story_cluster) or self.book.new(
             self.code(sig.language), item.story_cluster
         )

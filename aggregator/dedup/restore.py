@@ -80,7 +80,6 @@ def _put(
     owners = np.repeat(np.arange(len(part), dtype=np.int64), spans)
     terms = sigs.terms[sigs.term_starts[start] : sigs.term_starts[stop]]
     engine.idf.add_many(terms, owners, len(part))
-    engine.book.added += len(part)
     clusters = _clusters(engine, part, languages)
     batch = _row_batch(part, sigs, start, times, languages=languages, outlets=outlets)
     first = engine.rows.append_many(batch)
