@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from aggregator.corpus import read_corpus
 from aggregator.dedup import restore as restore_module
 from aggregator.dedup.batch import publication_order, to_doc
-from aggregator.dedup.engine import DedupEngine, StoredArticle
+from aggregator.dedup.engine import DedupEngine, IdfCarry, StoredArticle
 from aggregator.dedup.features import DocInput
 from aggregator.dedup.lsh import BandIndex, band_keys, band_keys_many
 from aggregator.dedup.model import Assignment, Placement
@@ -385,6 +385,62 @@ def test_a_restart_anywhere_inside_the_window_changes_no_score(name: str) -> Non
             assert decision(again) == decision(made), (at, doc.id)
             assert again.why == made.why and again.near_miss == made.near_miss, (at, doc.id)
     assert len(restarts) >= 10
+
+
+@pytest.mark.parametrize("name", ["basil", "allsides"])
+def test_a_restart_with_the_idf_carried_changes_no_score_after_evictions(name: str) -> None:
+    """A 90-day window over years of dated articles, so most counted articles have left
+    it: an engine restarted from the window's rows, a stored IDF table and the signatures
+    counted after the table was written, scores every later article as the running engine
+    to the bit. Restored from the window's counts alone, it does not (the control)."""
+    params = dataclasses.replace(PARAMS, idf_warm_up=20, window_hours=24 * 90)
+    docs = real_stream(name, False)[:320]
+    running = DedupEngine(params)
+    sigs: dict[str, bytes] = {}
+    counted: list[str] = []  # ids in the order the IDF counted them
+    table, table_at = running.idf.to_bytes(), 0
+    carried: list[tuple[DedupEngine, int]] = []
+    alone: list[DedupEngine] = []
+    differs = 0
+    for n, doc in enumerate(docs):
+        if n % 24 == 3:
+            table, table_at = running.idf.to_bytes(), len(counted)
+        if n % 24 == 17:
+            floors = {
+                "next_cluster": running.book.next_id,
+                "next_copy_group": running.next_copy_group,
+            }
+            stored = stored_now(running, docs[:n], sigs)
+            after = [sigs[i] for i in counted[table_at:]]
+            restarted, control = DedupEngine(params), DedupEngine(params)
+            restarted.restore(stored, **floors, idf=IdfCarry(table, iter(after)))
+            control.restore(stored, **floors)
+            assert restarted.idf.seen == running.idf.seen >= control.idf.seen
+            carried.append((restarted, n))
+            alone.append(control)
+        made = running.add(doc)
+        if made.signature is not None:
+            sigs[doc.id] = made.signature
+            counted.append(doc.id)
+        for restarted, at in carried:
+            again = restarted.add(doc)
+            assert decision(again) == decision(made), (at, doc.id)
+            assert again.why == made.why and again.near_miss == made.near_miss, (at, doc.id)
+        differs += sum(control.add(doc).why != made.why for control in alone)
+    assert len(carried) >= 7
+    assert len(running.placements()) < len(sigs) // 3  # most have left the window
+    assert differs > 0
+
+
+def test_a_refused_idf_table_changes_nothing() -> None:
+    engine = DedupEngine(PARAMS)
+    good = engine.idf.to_bytes()
+    small = IdfTable(PARAMS.idf_buckets_log2 - 1).to_bytes()
+    for bad in (b"", b"not zlib", good[:-3], small):
+        with pytest.raises(DedupError) as refused:
+            engine.restore([], idf=IdfCarry(bad, []))
+        assert refused.value.code == "bad_idf"
+        assert idf_state(engine.idf) == idf_state(DedupEngine(PARAMS).idf)
 
 
 def test_restore_over_many_chunks_matches_row_by_row_with_evictions(

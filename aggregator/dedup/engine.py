@@ -29,7 +29,7 @@ from aggregator.dedup.linking import CopyMatch, Linker, Probe
 from aggregator.dedup.lsh import BandIndex, band_keys
 from aggregator.dedup.model import Assignment, ClusterEvent, Outcome, Placement, Rule, Why
 from aggregator.dedup.params import DedupParams
-from aggregator.dedup.restore import restore_all
+from aggregator.dedup.restore import count_terms, restore_all
 from aggregator.dedup.rows import RowData, RowStore
 from aggregator.dedup.signatures import ArticleSignature, MinHasher
 from aggregator.dedup.vectors import IdfTable, SparseVec, from_terms
@@ -121,15 +121,28 @@ class DedupEngine:
         return gone
 
     def restore(
-        self, stored: Iterable[StoredArticle], *, next_cluster: int = 1, next_copy_group: int = 1
+        self,
+        stored: Iterable[StoredArticle],
+        *,
+        next_cluster: int = 1,
+        next_copy_group: int = 1,
+        idf: IdfCarry | None = None,
     ) -> int:
-        """Put stored articles back (in time order) without re-deciding their clusters.
-        New cluster and copy group ids start above every restored one and above the given
-        floors (pass the store's largest ids + 1: flagged and duplicate articles have none
-        of their own signatures, but they used ids too)."""
+        """Put stored articles back (in the order they were added) without re-deciding
+        their clusters; call on a new engine. New cluster and copy group ids start above
+        every restored one and above the given floors (pass the store's largest ids + 1:
+        flagged and duplicate articles have none of their own signatures, but they used ids
+        too). Without ``idf`` the IDF counts the restored articles; with it, the carried
+        table and the articles counted after it (a ``bad_idf`` ``DedupError`` before
+        anything is restored when the table is refused)."""
+        if idf is not None:
+            self.idf.load(idf.table)
         self.book.next_id = max(self.book.next_id, next_cluster)
         self.next_copy_group = max(self.next_copy_group, next_copy_group)
-        return restore_all(self, stored)
+        restored = restore_all(self, stored, count_idf=idf is None)
+        if idf is not None:
+            count_terms(self, idf.after)
+        return restored
 
     def correct(self, correction: Correction) -> tuple[Correction, list[ClusterEvent]]:
         """Apply an editor's correction; returns it completed (``away_from`` filled in, ready
@@ -325,6 +338,16 @@ class DedupEngine:
         )
         self.book.attach(cluster, row)
         self.next_copy_group = max(self.next_copy_group, item.copy_group + 1)
+
+
+@dataclass(frozen=True, slots=True)
+class IdfCarry:
+    """The IDF of more than the window, for a restart: a table that ``idf.to_bytes()``
+    wrote, and the signatures (``Assignment.signature``) of the articles the engine counted
+    after writing it, in the order it counted them (restored ones among them)."""
+
+    table: bytes
+    after: Iterable[bytes]
 
 
 @dataclass(frozen=True, slots=True)

@@ -36,16 +36,36 @@ F64 = npt.NDArray[np.float64]
 RESTORE_BATCH = 4096
 
 
-def restore_all(engine: DedupEngine, stored: Iterable[StoredArticle]) -> int:
-    """Restore ``stored`` (in consumption order) chunk by chunk; returns how many."""
+def restore_all(
+    engine: DedupEngine, stored: Iterable[StoredArticle], *, count_idf: bool = True
+) -> int:
+    """Restore ``stored`` (in consumption order) chunk by chunk; returns how many. With
+    ``count_idf`` false the IDF is left alone (the caller carries it over)."""
     count = 0
     items = iter(stored)
     while chunk := list(islice(items, RESTORE_BATCH)):
-        count += _restore_chunk(engine, chunk)
+        count += _restore_chunk(engine, chunk, count_idf)
     return count
 
 
-def _restore_chunk(engine: DedupEngine, items: list[StoredArticle]) -> int:
+def count_terms(engine: DedupEngine, payloads: Iterable[bytes]) -> int:
+    """Count the articles of these signatures into the IDF, in order, as ``add`` did;
+    returns how many. A refused signature raises ``DedupError``."""
+    count = 0
+    items = iter(payloads)
+    while chunk := list(islice(items, RESTORE_BATCH)):
+        sigs = decode_many(chunk, engine.params)
+        if sigs.count < len(chunk):
+            ArticleSignature.from_bytes(chunk[sigs.count]).check(engine.params)
+            raise DedupError("signature refused", code="bad_signature")  # pragma: no cover
+        spans = np.diff(sigs.term_starts)
+        owners = np.repeat(np.arange(len(chunk), dtype=np.int64), spans)
+        engine.idf.add_many(sigs.terms, owners, len(chunk))
+        count += len(chunk)
+    return count
+
+
+def _restore_chunk(engine: DedupEngine, items: list[StoredArticle], count_idf: bool) -> int:
     sigs = decode_many([item.signature for item in items], engine.params)
     good = items[: sigs.count]
     raw = np.fromiter(
@@ -54,11 +74,11 @@ def _restore_chunk(engine: DedupEngine, items: list[StoredArticle]) -> int:
     times, clocks, sweeps = engine._plan_ticks(raw)
     start = 0
     for at in sweeps.tolist():  # the articles before a sweep are in place when it runs
-        _put(engine, sigs, good[start:at], start, times[start:at])
+        _put(engine, sigs, good[start:at], start, times[start:at], count_idf=count_idf)
         engine.clock = float(clocks[at - 1]) if at else engine.clock
         engine._tick(good[at].time)
         start = at
-    _put(engine, sigs, good[start:], start, times[start:])
+    _put(engine, sigs, good[start:], start, times[start:], count_idf=count_idf)
     if len(good):
         engine.clock = float(clocks[-1])
     if sigs.count < len(items):  # the first refused payload raises as it would alone
@@ -68,7 +88,13 @@ def _restore_chunk(engine: DedupEngine, items: list[StoredArticle]) -> int:
 
 
 def _put(
-    engine: DedupEngine, sigs: SignatureBatch, part: Sequence[StoredArticle], start: int, times: F64
+    engine: DedupEngine,
+    sigs: SignatureBatch,
+    part: Sequence[StoredArticle],
+    start: int,
+    times: F64,
+    *,
+    count_idf: bool,
 ) -> None:
     """Store ``part``, the chunk's articles from ``start`` on; ``times`` are what their
     clock ticks returned."""
@@ -76,10 +102,11 @@ def _put(
     if stop == start:
         return
     languages, outlets = _codes(engine, part, sigs.languages[start:stop])
-    spans = np.diff(sigs.term_starts[start : stop + 1])
-    owners = np.repeat(np.arange(len(part), dtype=np.int64), spans)
-    terms = sigs.terms[sigs.term_starts[start] : sigs.term_starts[stop]]
-    engine.idf.add_many(terms, owners, len(part))
+    if count_idf:
+        spans = np.diff(sigs.term_starts[start : stop + 1])
+        owners = np.repeat(np.arange(len(part), dtype=np.int64), spans)
+        terms = sigs.terms[sigs.term_starts[start] : sigs.term_starts[stop]]
+        engine.idf.add_many(terms, owners, len(part))
     clusters = _clusters(engine, part, languages)
     batch = _row_batch(part, sigs, start, times, languages=languages, outlets=outlets)
     first = engine.rows.append_many(batch)
