@@ -22,7 +22,7 @@ from aggregator import editing
 from aggregator.compare import Lexicons, load_lexicons
 from aggregator.comparing import ComparisonRefresher
 from aggregator.dedup.corrections import Correction, CorrectionKind
-from aggregator.dedup.engine import DedupEngine, StoredArticle
+from aggregator.dedup.engine import DedupEngine, IdfCarry, StoredArticle
 from aggregator.dedup.features import DocInput
 from aggregator.dedup.model import Assignment, ClusterEvent
 from aggregator.dedup.params import DedupParams
@@ -31,12 +31,13 @@ from aggregator.extract import extractor_name
 from aggregator.log import event
 from aggregator.settings import DEFAULT_LEXICONS_PATH, Settings
 from aggregator.types import Article
-from storage.assignments import ClusterMove, RestoreRow
+from storage.assignments import ClusterMove, IdfSnapshot, RestoreRow
 from storage.clusters import MembershipRecord, StoredSignature
 from storage.corrections import Correction as StoredCorrection
 from storage.store import Store
 
 log = logging.getLogger("newsagg.cluster")
+IDF_SAVE_EVERY = 2000  # articles counted between two stored IDF tables (a few MB each)
 Clock = Callable[[], datetime]
 Observer = Callable[[float], None]  # seconds per article, for metrics
 
@@ -70,6 +71,7 @@ class Clusterer:
         refresher: ComparisonRefresher | None = None,
         observe: Observer | None = None,
         job_lock: JobLock | None = None,
+        idf_every: int | None = None,
     ) -> None:
         self.store = store
         self.params = params
@@ -82,6 +84,8 @@ class Clusterer:
         self._generation = 0
         self._lock = threading.Lock()
         self._last_correction = 0
+        self.idf_every = IDF_SAVE_EVERY if idf_every is None else idf_every
+        self._idf_saved = 0  # the engine's ``idf.seen`` when its table was last stored
 
     # -- the stage ------------------------------------------------------------------------
 
@@ -150,6 +154,7 @@ class Clusterer:
         started = time.perf_counter()
         assignments = [(a, engine.add(to_doc(a))) for a in articles]
         elapsed = time.perf_counter() - started
+        idf = self._idf_due(engine)
         try:
             self.store.assignments.persist_batch(
                 self.version,
@@ -162,10 +167,13 @@ class Clusterer:
                 moves=[move(e) for _, x in assignments for e in x.events],
                 clustered=[a.id for a in articles],
                 now=self.clock(),
+                idf=idf,
             )
         except NewsaggError:
             self.engine = None  # storage did not take the batch: rebuild from storage next time
             raise
+        if idf is not None:
+            self._idf_saved = idf.articles
         if self.observe is not None:
             for _ in articles:
                 self.observe(elapsed / len(articles))
@@ -176,6 +184,12 @@ class Clusterer:
             ms_per_article=round(1000 * elapsed / len(articles), 2),
             merges=sum(len(x.events) for _, x in assignments),
         )
+
+    def _idf_due(self, engine: DedupEngine) -> IdfSnapshot | None:
+        """The engine's IDF table to store with this batch, every ``idf_every`` articles."""
+        if engine.idf.seen - self._idf_saved < self.idf_every:
+            return None
+        return IdfSnapshot(engine.idf.to_bytes(), engine.idf.seen)
 
     # -- start-up -------------------------------------------------------------------------
 
@@ -190,17 +204,7 @@ class Clusterer:
         self.store.clusters.ensure_param_set(
             self.version, self.params.to_dict(), now, activate=True
         )
-        engine = DedupEngine(self.params)
-        # The window ends at the newest stored article, as it did in the engine before the
-        # restart, whatever the wall clock says: a restarted engine is the same engine.
-        newest = self.store.assignments.newest_time(self.version) or now
-        since = newest - timedelta(hours=self.params.window_hours)
-        max_key, max_group = self.store.assignments.key_numbers(self.version)
-        restored = engine.restore(
-            self._stored(self.store.assignments.restore_rows(self.version, since)),
-            next_cluster=max_key + 1,
-            next_copy_group=max_group + 1,
-        )
+        engine, restored = self._restore()
         corrections = self.store.corrections.corrections_after(0)
         for stored in corrections:
             try:
@@ -218,6 +222,38 @@ class Clusterer:
             seconds=round(time.perf_counter() - started, 2),
         )
         return engine
+
+    def _restore(self) -> tuple[DedupEngine, int]:
+        """A new engine holding the window's articles, with the stored IDF table and the
+        articles counted after it (without one, or when it is refused: the window's IDF)."""
+        snapshot = self.store.assignments.idf_snapshot(self.version)
+        carry = None
+        if snapshot is not None:
+            after = self.store.assignments.signatures_after(self.version, snapshot.cluster_seq)
+            carry = IdfCarry(snapshot.payload, after)
+        try:
+            return self._restore_with(carry)
+        except DedupError as exc:
+            if carry is None or exc.code != "bad_idf":
+                raise
+            event(log, "idf.refused", level=logging.WARNING, version=self.version, error=str(exc))
+            return self._restore_with(None)
+
+    def _restore_with(self, carry: IdfCarry | None) -> tuple[DedupEngine, int]:
+        engine = DedupEngine(self.params)
+        # The window ends at the newest stored article, as it did in the engine before the
+        # restart, whatever the wall clock says: a restarted engine is the same engine.
+        newest = self.store.assignments.newest_time(self.version) or self.clock()
+        since = newest - timedelta(hours=self.params.window_hours)
+        max_key, max_group = self.store.assignments.key_numbers(self.version)
+        restored = engine.restore(
+            self._stored(self.store.assignments.restore_rows(self.version, since)),
+            next_cluster=max_key + 1,
+            next_copy_group=max_group + 1,
+            idf=carry,
+        )
+        self._idf_saved = engine.idf.seen
+        return engine, restored
 
     @staticmethod
     def _stored(batches: Iterable[list[RestoreRow]]) -> Iterator[StoredArticle]:

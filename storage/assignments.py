@@ -19,7 +19,13 @@ from storage.clusters import (
     signature_values,
     upsert_memberships,
 )
-from storage.models import ArticleRow, MembershipRow, SignatureRow, StoryClusterRow
+from storage.models import (
+    ArticleRow,
+    IdfSnapshotRow,
+    MembershipRow,
+    SignatureRow,
+    StoryClusterRow,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +52,16 @@ class RestoreRow:
     copy_group: str | None
 
 
+@dataclass(frozen=True, slots=True)
+class IdfSnapshot:
+    """The clusterer's IDF table (``payload``) after counting ``articles`` articles: every
+    one of the parameter set clustered up to ``cluster_seq``."""
+
+    payload: bytes
+    articles: int
+    cluster_seq: int = 0
+
+
 class AssignmentRepo(Repo):
     def persist_batch(
         self,
@@ -56,9 +72,11 @@ class AssignmentRepo(Repo):
         moves: Sequence[ClusterMove],
         clustered: Sequence[int],
         now: datetime,
+        idf: IdfSnapshot | None = None,
     ) -> set[int]:
         """Store one clustering batch in one transaction: signatures, memberships, the moves
-        that later arrivals caused, and the articles' state. Returns the touched clusters."""
+        that later arrivals caused, and the articles' state; with ``idf``, the IDF table as
+        it is after this batch (it replaces the stored one). Returns the touched clusters."""
         with self.session() as session:
             if signatures:
                 session.execute(
@@ -74,13 +92,16 @@ class AssignmentRepo(Repo):
             for move in moves:
                 touched |= self._apply_move(session, version, ids, move, now)
             if clustered:
-                self._mark_clustered(session, clustered)
+                last = self._mark_clustered(session, clustered)
+                if idf is not None:
+                    self._save_idf(session, version, idf, last, now)
             refresh_clusters(session, touched, now)
             return touched
 
     @staticmethod
-    def _mark_clustered(session: Any, clustered: Sequence[int]) -> None:
-        """Record the order the clusterer took the articles in (``recluster`` replays it)."""
+    def _mark_clustered(session: Any, clustered: Sequence[int]) -> int:
+        """Record the order the clusterer took the articles in (``recluster`` replays it);
+        returns the last number given."""
         start = session.scalar(select(func.max(ArticleRow.cluster_seq))) or 0
         session.execute(
             update(ArticleRow),
@@ -89,6 +110,55 @@ class AssignmentRepo(Repo):
                 for n, article_id in enumerate(clustered, start=1)
             ],
         )
+        return int(start) + len(clustered)
+
+    def _save_idf(
+        self, session: Any, version: str, idf: IdfSnapshot, last: int, now: datetime
+    ) -> None:
+        values = {
+            "param_version": version,
+            "cluster_seq": last,
+            "articles": idf.articles,
+            "payload": idf.payload,
+            "saved_at": now,
+        }
+        statement = self.insert(IdfSnapshotRow.__table__).values(values)
+        session.execute(
+            statement.on_conflict_do_update(
+                index_elements=["param_version"],
+                set_={k: v for k, v in values.items() if k != "param_version"},
+            )
+        )
+
+    def idf_snapshot(self, version: str) -> IdfSnapshot | None:
+        """The last IDF table stored for a parameter set."""
+        with self.session(write=False) as session:
+            row = session.get(IdfSnapshotRow, version)
+            if row is None:
+                return None
+            return IdfSnapshot(bytes(row.payload), row.articles, row.cluster_seq)
+
+    def signatures_after(
+        self, version: str, cluster_seq: int, *, batch: int = 5000
+    ) -> Iterator[bytes]:
+        """The signatures of the parameter set's articles clustered after ``cluster_seq``
+        (whatever their time), in the order the clusterer took them: what it counted into
+        its IDF after the stored table."""
+        query = (
+            select(SignatureRow.payload)
+            .join(ArticleRow, ArticleRow.id == SignatureRow.article_id)
+            .join(
+                MembershipRow,
+                (MembershipRow.article_id == SignatureRow.article_id)
+                & (MembershipRow.param_version == version),
+            )
+            .where(SignatureRow.param_version == version, ArticleRow.cluster_seq > cluster_seq)
+            .order_by(ArticleRow.cluster_seq, SignatureRow.article_id)
+            .execution_options(yield_per=batch)
+        )
+        with self.session(write=False) as session:
+            for part in session.execute(query).partitions(batch):
+                yield from (bytes(payload) for (payload,) in part)
 
     def _apply_move(
         self, session: Any, version: str, ids: dict[str, int], move: ClusterMove, now: datetime

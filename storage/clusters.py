@@ -14,6 +14,7 @@ from storage.base import Repo
 from storage.coverage import coverage_counts
 from storage.models import (
     ArticleRow,
+    IdfSnapshotRow,
     MembershipRow,
     OutletRow,
     ParamSetRow,
@@ -302,8 +303,10 @@ class ClusterRepo(Repo):
             return {oid: (name, country, dict(labels)) for oid, name, country, labels in rows}
 
     def drop_version(self, version: str) -> None:
-        """Delete the clusters, memberships and signatures of a parameter set (recluster)."""
+        """Delete the clusters, memberships and IDF table of a parameter set (recluster; the
+        signatures stay: the same parameters make the same ones)."""
         with self.session() as session:
+            session.execute(delete(IdfSnapshotRow).where(IdfSnapshotRow.param_version == version))
             session.execute(delete(MembershipRow).where(MembershipRow.param_version == version))
             session.execute(
                 update(StoryClusterRow)

@@ -243,6 +243,23 @@ class SignatureRow(Base):
     sort_time: Mapped[datetime] = mapped_column(index=True)
 
 
+class IdfSnapshotRow(Base):
+    """The clusterer's IDF table (``IdfTable.to_bytes``), written with a clustering batch:
+    it counted every article of the parameter set with ``cluster_seq`` up to this one. A
+    restart loads it and counts the articles clustered after it, so the IDF of articles that
+    left the window is kept."""
+
+    __tablename__ = "idf_snapshots"
+
+    param_version: Mapped[str] = mapped_column(
+        ForeignKey("param_sets.version", ondelete="CASCADE"), primary_key=True
+    )
+    cluster_seq: Mapped[int] = mapped_column(BigInteger)
+    articles: Mapped[int] = mapped_column(BigInteger)
+    payload: Mapped[bytes] = mapped_column(LargeBinary)
+    saved_at: Mapped[datetime]
+
+
 class StoryClusterRow(Base):
     __tablename__ = "story_clusters"
     __table_args__ = (

@@ -3,17 +3,23 @@ signatures, editor corrections that survive re-clustering."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import logging
 from collections import defaultdict
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
+from sqlalchemy import update
 
-from aggregator import editing
-from aggregator.clustering import build_cluster_stage, recluster_all
+from aggregator import clustering, editing
+from aggregator.clustering import build_cluster_stage, dedup_params, recluster_all, to_doc
+from aggregator.dedup.engine import DedupEngine
 from aggregator.importer import import_file
 from storage.db import migrate
+from storage.models import IdfSnapshotRow
 from storage.store import Store
 from tests.support.runtime import settings_for
 
@@ -112,3 +118,101 @@ def test_editor_corrections_apply_and_survive_reclustering(imported) -> None:  #
     rebuilt = {frozenset(g) for g in groups(store).values()}
     assert frozenset(after_split[new_id]) in rebuilt
     assert frozenset(after_split[survivor]) in rebuilt
+
+
+def stored_whys(store: Store) -> dict[str, tuple[str, dict[str, Any]]]:
+    """external id -> (cluster key, the stored ``why``) of every clustered article."""
+    version = store.clusters.active_version()
+    assert version is not None
+    found = {}
+    for summary in store.clusters.clusters(version):
+        for article_id, record in store.clusters.members(summary.id):
+            external = store.articles.get(article_id).external_id or ""
+            found[external] = (record.cluster_key, dict(record.why))
+    return found
+
+
+def import_in_parts(shared: Path, tmp: Path, store: Store, settings: Any, parts: int) -> None:
+    """BASIL, dated, in ``parts`` imports: each one clusters with a new clusterer that
+    rebuilds its engine from storage (a restart)."""
+    lines = (shared / "clustering" / "basil-dev.jsonl").read_text(encoding="utf-8").splitlines()
+    rows = sorted(
+        (r for r in map(json.loads, lines) if r["id"] != "empty"), key=lambda r: r["published"]
+    )
+    size = -(-len(rows) // parts)
+    for n in range(parts):
+        path = tmp / f"part{n}.jsonl"
+        path.write_text("".join(json.dumps(r) + "\n" for r in rows[n * size : (n + 1) * size]))
+        assert import_file(path, store, settings).stored == len(rows[n * size : (n + 1) * size])
+
+
+@pytest.mark.parametrize("carry", [True, False])
+def test_a_restarted_clusterer_keeps_the_idf_of_articles_gone_from_the_window(
+    shared_data: Path, tmp_path: Path, db_url: str, carry: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Years of BASIL articles through a 90-day window, one restart every 20 articles:
+    with the IDF table stored every few articles, every stored score, rule and cluster is
+    the one an engine that never stopped gives, and ``recluster`` (which drops the table)
+    stores the table that engine ends with. Without it (``carry`` off: no table is ever
+    due), some are not: the window's counts alone are another IDF."""
+    monkeypatch.setattr(clustering, "IDF_SAVE_EVERY", 7 if carry else 10**9)
+    base = settings_for(db_url)
+    settings = dataclasses.replace(base, dedup={"window_hours": 24 * 90, "idf_warm_up": 10})
+    migrate(db_url)
+    store = Store.open(db_url)
+    try:
+        import_in_parts(shared_data, tmp_path, store, settings, parts=9)
+        stored = stored_whys(store)
+        store.articles.requeue_for_clustering()  # the articles in the order they were taken
+        articles = store.articles.ready_for_clustering(1000)
+        recluster_all(settings, store, clock=lambda: NOW)
+        snapshot = store.assignments.idf_snapshot(store.clusters.active_version() or "")
+    finally:
+        store.close()
+    engine = DedupEngine(dedup_params(settings))
+    same = 0
+    for article in articles:
+        made = engine.add(to_doc(article))
+        same += stored[article.external_id or ""][1] == made.why_dict()
+    assert len(articles) == len(stored) > 150
+    if carry:
+        assert same == len(articles)
+        placed = {p.article_id: str(p.story_cluster) for p in engine.placements()}
+        by_id = {str(a.id): stored[a.external_id or ""][0] for a in articles}
+        assert all(by_id[i] == key for i, key in placed.items())
+        assert snapshot is not None and snapshot.articles == engine.idf.seen
+        assert snapshot.payload == engine.idf.to_bytes()
+    else:
+        assert same < len(articles)
+        assert snapshot is None
+
+
+def test_a_refused_idf_table_is_logged_and_the_window_restored(
+    shared_data: Path,
+    tmp_path: Path,
+    db_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A stored table that does not load (damaged) costs the carried IDF, nothing else:
+    the clusterer warns and rebuilds its window as if there were no table."""
+    monkeypatch.setattr(clustering, "IDF_SAVE_EVERY", 5)
+    settings = settings_for(db_url)
+    migrate(db_url)
+    store = Store.open(db_url)
+    try:
+        import_in_parts(shared_data, tmp_path, store, settings, parts=1)
+        version = store.clusters.active_version() or ""
+        assert store.assignments.idf_snapshot(version) is not None
+        with store.assignments.session() as session:
+            session.execute(update(IdfSnapshotRow).values(payload=b"damaged"))
+        caplog.set_level(logging.WARNING, logger="newsagg.cluster")
+        restarted = build_cluster_stage(settings, store, clock=lambda: NOW)
+        assert restarted.run(10) == 0
+        engine = restarted.engine
+        assert engine is not None
+        assert engine.idf.seen == len(engine.placements()) > 0  # the window's counts
+    finally:
+        store.close()
+    refused = [r for r in caplog.records if r.getMessage() == "idf.refused"]
+    assert refused and refused[0].levelno == logging.WARNING
