@@ -11,6 +11,10 @@ restarting clusterer does (``Clusterer._rebuild``: read the window's signatures 
 consumption order and restore them into a fresh engine), in a fresh process (so peak RSS is
 the restart's own). Target: under 30 seconds for 350k.
 
+Then the same restart with an IDF table stored as the service stores it (``idf_snapshots``:
+the table after all but the last ``--idf-tail`` articles, which the restart counts from their
+signatures), so the cost of carrying the IDF over is visible next to the plain restart.
+
 Then, in another fresh process, where the time goes: reading the rows as the service does
 (``restore_rows``, one streamed statement; it read keyset pages before: 102 s at 350k) and
 ``DedupEngine.restore`` alone over rows held in memory (CPU seconds). ``--row-by-row`` also
@@ -147,12 +151,50 @@ def restart(db: Path) -> dict[str, Any]:
         seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
         return {
             "restored_articles": len(engine.placements()),
+            "idf_articles": engine.idf.seen,
             "seconds": round(seconds, 2),
             "cpu_s": round(cpu, 2),
             "index_mb": round(engine.index_bytes() / 2**20, 1),
             "rss_before_mb": round(before, 1),
             "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         }
+
+
+def store_idf_table(db: Path, tail: int) -> int:
+    """Store the IDF table after all but the last ``tail`` articles (by ``cluster_seq``), as
+    the clusterer would have; returns how many articles it counted."""
+    import sqlite3
+
+    from aggregator.clustering import dedup_params
+    from aggregator.dedup.engine import DedupEngine
+    from aggregator.dedup.restore import count_terms
+    from aggregator.settings import Settings
+
+    params = dedup_params(Settings())
+    with sqlite3.connect(db) as conn:
+        rows = conn.execute(
+            "SELECT a.cluster_seq, s.payload FROM signatures s JOIN articles a ON a.id = "
+            "s.article_id WHERE s.param_version = ? ORDER BY a.cluster_seq",
+            (params.version,),
+        ).fetchall()
+        counted = rows[: max(0, len(rows) - tail)]
+        engine = DedupEngine(params)
+        count_terms(engine, [bytes(payload) for _, payload in counted])
+        last = counted[-1][0] if counted else 0
+        conn.execute("DELETE FROM idf_snapshots")
+        conn.execute(
+            "INSERT INTO idf_snapshots (param_version, cluster_seq, articles, payload, saved_at)"
+            " VALUES (?, ?, ?, ?, ?)",
+            (params.version, last, engine.idf.seen, engine.idf.to_bytes(), _when({"time": 0})),
+        )
+    return len(counted)
+
+
+def drop_idf_table(db: Path) -> None:
+    import sqlite3
+
+    with sqlite3.connect(db) as conn:
+        conn.execute("DELETE FROM idf_snapshots")
 
 
 def breakdown(db: Path, row_by_row: bool) -> dict[str, Any]:
@@ -202,6 +244,9 @@ def main() -> None:
     parser.add_argument("--json", type=Path)
     parser.add_argument("--no-breakdown", action="store_true", help="time the restart only")
     parser.add_argument("--row-by-row", action="store_true", help="time the old restore too")
+    parser.add_argument(
+        "--idf-tail", type=int, default=2000, help="articles counted after the stored IDF table"
+    )
     args = parser.parse_args()
     db = args.db or Path(tempfile.mkdtemp()) / "startup.db"
     built = None
@@ -209,7 +254,11 @@ def main() -> None:
         started = time.perf_counter()
         build(db, args.articles)
         built = round(time.perf_counter() - started, 1)
+    drop_idf_table(db)
     result = {"articles": args.articles, "build_s": built, **_in_child(restart, db)}
+    counted = store_idf_table(db, args.idf_tail)
+    result["with_idf_table"] = {"counted_in_table": counted, **_in_child(restart, db)}
+    drop_idf_table(db)
     result["target_s"] = 30
     result["load_avg"] = round(os.getloadavg()[0], 2)
     if not args.no_breakdown:
