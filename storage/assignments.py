@@ -55,7 +55,8 @@ class RestoreRow:
 @dataclass(frozen=True, slots=True)
 class IdfSnapshot:
     """The clusterer's IDF table (``payload``) after counting ``articles`` articles: every
-    one of the parameter set clustered up to ``cluster_seq``."""
+    one of the parameter set clustered up to ``cluster_seq`` (which ``persist_batch`` fills
+    in: the last number of the batch it is stored with)."""
 
     payload: bytes
     articles: int
