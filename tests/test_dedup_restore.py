@@ -9,6 +9,7 @@ import math
 from functools import lru_cache
 from itertools import pairwise
 from typing import Any
+from unittest.mock import patch
 
 import numpy as np
 import pytest
@@ -430,6 +431,37 @@ def test_a_restart_with_the_idf_carried_changes_no_score_after_evictions(name: s
     assert len(carried) >= 7
     assert len(running.placements()) < len(sigs) // 3  # most have left the window
     assert differs > 0
+
+
+@lru_cache(maxsize=1)
+def counted_run() -> tuple[DedupParams, list[bytes], list[bytes]]:
+    """BASIL dated through an engine with a small IDF (steps every few articles): the IDF
+    table after each counted article (``tables[k]``: after ``k``) and their signatures."""
+    params = dataclasses.replace(PARAMS, idf_buckets_log2=12, idf_warm_up=5, idf_step_max=7)
+    running = DedupEngine(params)
+    tables, sigs = [running.idf.to_bytes()], []
+    for doc in real_stream("basil", False):
+        made = running.add(doc)
+        if made.signature is not None:
+            sigs.append(made.signature)
+            tables.append(running.idf.to_bytes())
+    return params, tables, sigs
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.data())
+def test_a_table_and_the_signatures_after_it_make_the_idf_of_any_later_moment(
+    data: st.DataObject,
+) -> None:
+    """Whatever moment the table was written at and however many articles came after it
+    (across IDF steps, the queue and restore chunks), the carried IDF is the running one's."""
+    params, tables, sigs = counted_run()
+    written = data.draw(st.integers(0, len(sigs)), label="written")
+    now = data.draw(st.integers(written, len(sigs)), label="now")
+    engine = DedupEngine(params)
+    with patch.object(restore_module, "RESTORE_BATCH", 7):
+        engine.restore([], idf=IdfCarry(tables[written], iter(sigs[written:now])))
+    assert engine.idf.to_bytes() == tables[now]
 
 
 def test_a_refused_idf_table_changes_nothing() -> None:
