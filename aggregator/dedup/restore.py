@@ -17,7 +17,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Sequence
 from itertools import islice
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
 import numpy as np
 import numpy.typing as npt
@@ -56,13 +56,24 @@ def count_terms(engine: DedupEngine, payloads: Iterable[bytes]) -> int:
     while chunk := list(islice(items, RESTORE_BATCH)):
         sigs = decode_many(chunk, engine.params)
         if sigs.count < len(chunk):
-            ArticleSignature.from_bytes(chunk[sigs.count]).check(engine.params)
-            raise DedupError("signature refused", code="bad_signature")  # pragma: no cover
-        spans = np.diff(sigs.term_starts)
-        owners = np.repeat(np.arange(len(chunk), dtype=np.int64), spans)
-        engine.idf.add_many(sigs.terms, owners, len(chunk))
+            _refuse(engine, chunk[sigs.count])
+        _count_idf(engine, sigs, 0, len(chunk))
         count += len(chunk)
     return count
+
+
+def _count_idf(engine: DedupEngine, sigs: SignatureBatch, start: int, stop: int) -> None:
+    """Count the batch's articles ``start`` .. ``stop`` into the IDF, in order."""
+    spans = np.diff(sigs.term_starts[start : stop + 1])
+    owners = np.repeat(np.arange(stop - start, dtype=np.int64), spans)
+    terms = sigs.terms[sigs.term_starts[start] : sigs.term_starts[stop]]
+    engine.idf.add_many(terms, owners, stop - start)
+
+
+def _refuse(engine: DedupEngine, payload: bytes) -> NoReturn:
+    """Raise the error ``from_bytes`` or ``check`` gives for a payload the batch refused."""
+    ArticleSignature.from_bytes(payload).check(engine.params)
+    raise DedupError("signature refused", code="bad_signature")  # pragma: no cover
 
 
 def _restore_chunk(engine: DedupEngine, items: list[StoredArticle], count_idf: bool) -> int:
@@ -82,8 +93,7 @@ def _restore_chunk(engine: DedupEngine, items: list[StoredArticle], count_idf: b
     if len(good):
         engine.clock = float(clocks[-1])
     if sigs.count < len(items):  # the first refused payload raises as it would alone
-        ArticleSignature.from_bytes(items[sigs.count].signature).check(engine.params)
-        raise DedupError("signature refused", code="bad_signature")  # pragma: no cover
+        _refuse(engine, items[sigs.count].signature)
     return len(items)
 
 
@@ -103,10 +113,7 @@ def _put(
         return
     languages, outlets = _codes(engine, part, sigs.languages[start:stop])
     if count_idf:
-        spans = np.diff(sigs.term_starts[start : stop + 1])
-        owners = np.repeat(np.arange(len(part), dtype=np.int64), spans)
-        terms = sigs.terms[sigs.term_starts[start] : sigs.term_starts[stop]]
-        engine.idf.add_many(terms, owners, len(part))
+        _count_idf(engine, sigs, start, stop)
     clusters = _clusters(engine, part, languages)
     batch = _row_batch(part, sigs, start, times, languages=languages, outlets=outlets)
     first = engine.rows.append_many(batch)
