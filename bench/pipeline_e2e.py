@@ -222,11 +222,32 @@ def pipeline_run(
         if overlap:
             stages = (("ingest", lambda: pipeline.ingest(feeds)),)
         for stage, call in (*stages, ("compare", pipeline.compare)):
-            started = time.perf_counter()
+            started, cpu = time.perf_counter(), cpu_seconds()
             call()
             timings[stage] = time.perf_counter() - started
+            if stage == "ingest":
+                timings |= cpu_spent(cpu, cpu_seconds())
         timings["articles"] = rt.store.articles.count(state="clustered")
     return timings
+
+
+def cpu_seconds() -> tuple[float, float, float]:
+    """CPU seconds so far: the machine's busy and idle time (``/proc/stat``, every process:
+    the pipeline, its extraction workers, the local server, PostgreSQL), and this process's."""
+    with open("/proc/stat") as stat:
+        ticks = [int(v) for v in stat.readline().split()[1:9]]
+    hertz = os.sysconf("SC_CLK_TCK")
+    idle = ticks[3] + ticks[4]
+    own = os.times()
+    return (sum(ticks) - idle) / hertz, idle / hertz, own.user + own.system
+
+
+def cpu_spent(
+    before: tuple[float, float, float], after: tuple[float, float, float]
+) -> dict[str, float]:
+    """Where the CPU of a stage went: this process, every other, and the cores left idle."""
+    busy, idle, own = (a - b for a, b in zip(after, before, strict=True))
+    return {"cpu_pipeline_s": own, "cpu_others_s": busy - own, "cpu_idle_s": idle}
 
 
 def end_to_end_s(timings: dict[str, float]) -> float:
@@ -243,6 +264,18 @@ def summary(timings: dict[str, float], report: dict[str, Any]) -> dict[str, floa
         "e2e_with_compare_articles_s": round(articles / (e2e + timings["compare"]), 1),
         "ratio_to_trafilatura_text": round(articles / e2e / report["trafilatura_text_pages_s"], 2),
         "ratio_to_trafilatura_meta": round(articles / e2e / report["trafilatura_meta_pages_s"], 2),
+        **cpu_per_article(timings),
+    }
+
+
+def cpu_per_article(timings: dict[str, float]) -> dict[str, float]:
+    """Milliseconds of CPU an article in each place (of the overlapped pass only)."""
+    return {
+        f"{key}_ms_article".replace("_s_ms", "_ms"): round(
+            1000 * timings[key] / timings["articles"], 2
+        )
+        for key in ("cpu_pipeline_s", "cpu_others_s", "cpu_idle_s")
+        if key in timings
     }
 
 
@@ -311,7 +344,7 @@ def bracketed(
             report[db] = row
             passes.setdefault(db, []).append(
                 {"limit_pages_s": round(limit, 1), "e2e_articles_s": round(e2e, 1),
-                 "ratio": round(e2e / limit, 3)}
+                 "ratio": round(e2e / limit, 3), **cpu_per_article(timings)}
             )  # fmt: skip
             before = after
     return {
