@@ -27,6 +27,11 @@ from storage.store import Store
 log = logging.getLogger("newsagg.pipeline")
 Progress = Callable[[str, int], None]  # (stage, items done)
 _FOLLOW_IDLE_S = 0.2  # the clustering follower looks again after this long without news
+# after a batch, the follower lets the page stage store this long before it looks again: a
+# clustering batch has a fixed cost (its reads, its writes, a commit: ~13 ms of CPU on SQLite,
+# ~20 on PostgreSQL on the development machine), paid by ~10 articles a batch when it followed
+# every 0.25 s store; what is gathered at the end of a pass is clustered after the last page
+_FOLLOW_GATHER_S = 0.5
 
 
 class ClusterStage(Protocol):
@@ -153,7 +158,7 @@ class Pipeline:
             total += done
             if progress and done:
                 progress("cluster", done)
-            if done == 0:
+            if done < self.cluster_batch:  # it took all that was ready
                 return total
 
     def compare(
@@ -262,7 +267,9 @@ class Pipeline:
                     stored.clear()  # before looking: a batch stored from now on wakes it
                     count = self.cluster(progress=progress)
                     done[0] += count
-                    if count == 0:  # until the page stage stores more pages
+                    if count:
+                        stop.wait(_FOLLOW_GATHER_S)
+                    else:  # until the page stage stores more pages
                         stored.wait(_FOLLOW_IDLE_S)
             except NewsaggError as exc:  # left for the pass's own clustering step after
                 event(log, "cluster.follower_stopped", level=logging.WARNING, error=str(exc))
