@@ -131,3 +131,40 @@ def test_postgres_search_moves_to_its_table_with_every_article(pg_url: str) -> N
 
 def _pg_indexes(conn: Any) -> set[str]:
     return set(conn.scalars(text("SELECT indexname FROM pg_indexes WHERE tablename = 'articles'")))
+
+
+def test_postgres_texts_are_compressed_with_lz4_after_0008(pg_url: str) -> None:
+    """0008 makes PostgreSQL compress long article texts and their search words with lz4
+    (pglz before it); its downgrade goes back to the server's default."""
+    long_text = max(
+        (json.loads(line)["text"] for line in basil_path().read_text().splitlines()), key=len
+    )
+    assert len(long_text) > 8000  # well over the ~2 KB at which PostgreSQL compresses
+    migrate(pg_url)
+    store = Store.open(pg_url)
+    try:
+        with store.engine.connect() as conn:
+            offered = conn.scalar(
+                text("SELECT enumvals FROM pg_settings WHERE name = 'default_toast_compression'")
+            )
+        if "lz4" not in offered:
+            pytest.skip("this PostgreSQL was built without lz4 (0008 changes nothing)")
+        store.feeds.sync_outlets([outlet()], default_interval=15, now=NOW)
+        store.articles.insert_drafts([draft("lz4", title="Beck")], NOW)
+        with store.engine.begin() as conn:
+            conn.execute(text("UPDATE articles SET text = :t"), {"t": long_text})
+        assert _compression(store, "articles", "text") == "lz4"
+        assert _compression(store, "article_search", "document") == "lz4"
+        command.downgrade(alembic_config(pg_url), "0007")
+        with store.engine.begin() as conn:
+            conn.execute(text("UPDATE articles SET text = :t"), {"t": long_text + " again"})
+        assert _compression(store, "articles", "text") == "pglz"
+        with store.engine.connect() as conn:
+            assert conn.scalar(text("SELECT text FROM articles")) == long_text + " again"
+    finally:
+        store.close()
+
+
+def _compression(store: Store, table: str, column: str) -> str:
+    with store.engine.connect() as conn:
+        return str(conn.scalar(text(f"SELECT pg_column_compression({column}) FROM {table}")))
