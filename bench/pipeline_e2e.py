@@ -19,7 +19,11 @@ In one run it measures:
   articles per second end to end with and without the comparisons;
 - the profile: the same pass into SQLite with each stage run alone after the previous one
   (``sqlite_stages_one_after_another``: store cost = its pages time minus extraction's);
-- peak memory (RSS) of this process and of its children.
+- peak memory (RSS) of this process and of its children;
+- for each overlapped pass, where the CPU went: milliseconds of CPU an article in the
+  pipeline process, in every other process (extraction workers, local server, PostgreSQL)
+  and on idle cores (``cpu_*_ms_article``): comparable across passes when the ratio moves
+  with the machine.
 
 The ratio the issue asks for is end-to-end articles/s (feeds + pages + clustering) over
 trafilatura-alone pages/s, both on every core of this machine. On a shared (virtual) machine
@@ -271,9 +275,7 @@ def summary(timings: dict[str, float], report: dict[str, Any]) -> dict[str, floa
 def cpu_per_article(timings: dict[str, float]) -> dict[str, float]:
     """Milliseconds of CPU an article in each place (of the overlapped pass only)."""
     return {
-        f"{key}_ms_article".replace("_s_ms", "_ms"): round(
-            1000 * timings[key] / timings["articles"], 2
-        )
+        key.removesuffix("_s") + "_ms_article": round(1000 * timings[key] / timings["articles"], 2)
         for key in ("cpu_pipeline_s", "cpu_others_s", "cpu_idle_s")
         if key in timings
     }
