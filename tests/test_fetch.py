@@ -205,8 +205,12 @@ def test_decompression_bomb_is_refused_with_memory_bounded(
 @pytest.mark.parametrize(
     ("coding", "packed"),
     [
-        ("gzip", gzip.compress(b"<rss>gzip</rss>" * 100)),
-        ("x-gzip", gzip.compress(b"<rss>gzip</rss>" * 50) + gzip.compress(b"<rss>gzip</rss>" * 50)),
+        ("gzip", gzip.compress(b"<rss>gzip</rss>" * 100, mtime=0)),
+        (
+            "x-gzip",
+            gzip.compress(b"<rss>gzip</rss>" * 50, mtime=0)
+            + gzip.compress(b"<rss>gzip</rss>" * 50, mtime=0),
+        ),
         ("deflate", zlib.compress(b"<rss>gzip</rss>" * 100)),
         ("deflate", zlib.compress(b"<rss>gzip</rss>" * 100)[2:-4]),  # raw deflate, as some send
         ("br", brotli.compress(b"<rss>gzip</rss>" * 100)),
@@ -224,7 +228,7 @@ def test_compressed_bodies_are_decoded(
     ("coding", "packed"),
     [
         ("gzip", b"\x1f\x8b\x08\x00garbage-not-gzip"),
-        ("gzip", gzip.compress(b"a" * 5000)[:-12]),  # truncated stream
+        ("gzip", gzip.compress(b"a" * 5000, mtime=0)[:-12]),  # truncated stream
         ("br", b"\xff\xfe\xfd not brotli"),
         ("zstd", b"whatever"),
     ],
@@ -414,7 +418,10 @@ CHALLENGE_PAGE = b"<html><head><title>Just a moment...</title></head><body>...</
         ({"cf-mitigated": "challenge", "Server": "cloudflare"}, b"<html></html>"),
         ({"Server": "cloudflare"}, CHALLENGE_PAGE),
         ({"Server": "cloudflare"}, b'<script src="/cdn-cgi/challenge-platform/h/b/orchestrate">'),
-        ({"Server": "cloudflare", "Content-Encoding": "gzip"}, gzip.compress(CHALLENGE_PAGE)),
+        (
+            {"Server": "cloudflare", "Content-Encoding": "gzip"},
+            gzip.compress(CHALLENGE_PAGE, mtime=0),
+        ),
         ({}, CHALLENGE_PAGE),
     ],
 )
