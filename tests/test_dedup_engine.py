@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import dataclasses
 
+import numpy as np
 import pytest
 
 from aggregator.dedup.corrections import Correction, CorrectionKind
 from aggregator.dedup.engine import DedupEngine, StoredArticle
 from aggregator.dedup.model import Assignment, Outcome, Rule
 from aggregator.dedup.params import DedupParams
+from aggregator.dedup.vectors import SparseVec
 from aggregator.types import Flag
 from tests.dedup_samples import BUDGET, DAY, FINAL, QUAKE_AP, QUAKE_OWN, T0, article
 
@@ -279,3 +281,23 @@ def test_restore_keeps_new_ids_above_the_given_floors() -> None:
     e.restore([], next_cluster=500, next_copy_group=900)
     fresh = e.add(article("z1", BUDGET, "ap", "Council budget"))
     assert fresh.story_cluster >= 500 and fresh.copy_group >= 900
+
+
+def test_a_row_vector_follows_the_idf_it_is_read_under() -> None:
+    """Row vectors are kept between reads (``ClusterBook.vector``); once the IDF takes a
+    step, a read must give the vector under the new IDF, not the kept one."""
+    e = engine()
+    e.add(article("a", QUAKE_AP))
+    e.add(article("b", FINAL, "reuters"))
+    row = e.rows.row_of["a"]
+    before = e.book.vector(row)
+    assert np.array_equal(e.book.vector(row).weights, before.weights)
+    step = e.idf.generation
+    e.add(article("c", QUAKE_OWN, "bbc"))  # still warming up: every article is a step
+    assert e.idf.generation > step
+    ids, tf = e.rows.vector(row)
+    fresh = SparseVec(ids, tf * e.idf.idf(ids)).normalized()
+    after = e.book.vector(row)
+    assert np.array_equal(after.ids, fresh.ids)
+    assert np.array_equal(after.weights, fresh.weights)
+    assert not np.array_equal(after.weights, before.weights)

@@ -20,6 +20,8 @@ import numpy as np
 from aggregator.dedup.rows import RowStore
 from aggregator.dedup.vectors import IdfTable, SparseVec, add, dot
 
+VECTORS_KEPT = 8192  # about 9 MB of row vectors at 64 terms each
+
 
 @dataclass(slots=True)
 class Cluster:
@@ -47,6 +49,8 @@ class ClusterBook:
         self.idf = idf
         self.clusters: dict[int, Cluster] = {}
         self.next_id = 1
+        self._vectors: dict[int, SparseVec] = {}  # rows' unit vectors under the IDF below
+        self._vectors_stamp = -1
 
     def new(self, language: int, cluster_id: int | None = None) -> Cluster:
         if cluster_id is None:
@@ -59,9 +63,18 @@ class ClusterBook:
         return self.clusters.get(cluster_id)
 
     def vector(self, row: int) -> SparseVec:
-        """The row's TF-IDF vector under the current IDF, unit length."""
-        ids, tf = self.rows.vector(row)  # stored sorted and unique
-        return SparseVec(ids, tf * self.idf.idf(ids)).normalized()
+        """The row's TF-IDF vector under the current IDF, unit length. Kept until the IDF's
+        next step (the sums of a cluster's members and the explanation's closest member
+        read the same rows again and again), at most ``VECTORS_KEPT`` of them."""
+        if self._vectors_stamp != self.idf.generation or len(self._vectors) >= VECTORS_KEPT:
+            self._vectors.clear()
+            self._vectors_stamp = self.idf.generation
+        found = self._vectors.get(row)
+        if found is None:
+            ids, tf = self.rows.vector(row)  # stored sorted and unique
+            ids = ids.copy()  # not a view that would keep an evicted chunk alive
+            found = self._vectors[row] = SparseVec(ids, tf * self.idf.idf(ids)).normalized()
+        return found
 
     def total(self, cluster: Cluster) -> SparseVec:
         if cluster.total is None or cluster.total_stamp != self.idf.generation:
