@@ -22,6 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from aggregator.dedup.arrays import distinct
 from aggregator.dedup.clusters import ClusterBook
 from aggregator.dedup.corrections import Constraints, Correction
 from aggregator.dedup.features import DocInput, Features, analyse, story_term_hashes, term_ids
@@ -215,7 +216,7 @@ class DedupEngine:
         if len(feats.shingles) >= p.copy_min_shingles:
             copy = self.copy_hasher.signature(feats.shingles)
         story = self.story_hasher.signature(story_term_hashes(feats.story_terms))
-        terms = np.unique(np.fromiter(term_ids(feats.term_tf), dtype=np.uint32))
+        terms = distinct(np.fromiter(term_ids(feats.term_tf), dtype=np.uint32))
         return ArticleSignature(
             seed=p.seed,
             copy=copy,

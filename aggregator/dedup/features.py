@@ -14,6 +14,7 @@ from typing import TypeVar
 import numpy as np
 import numpy.typing as npt
 
+from aggregator.dedup.arrays import distinct
 from aggregator.dedup.lexicon import ENGLISH_STOPWORDS, boilerplate_found
 from aggregator.dedup.params import DedupParams
 from aggregator.dedup.text import normalize, script, sentences, tokens
@@ -211,7 +212,7 @@ def shingle_hashes(words: list[str], size: int) -> U32:
     acc ^= acc >> np.uint64(31)
     acc *= _MIX2
     acc ^= acc >> np.uint64(29)
-    folded: U32 = np.unique((acc >> np.uint64(32)).astype(np.uint32))
+    folded: U32 = distinct((acc >> np.uint64(32)).astype(np.uint32))
     return folded
 
 

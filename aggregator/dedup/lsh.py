@@ -20,6 +20,8 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from aggregator.dedup.arrays import distinct_counts
+
 U32 = npt.NDArray[np.uint32]
 U64 = npt.NDArray[np.uint64]
 I64 = npt.NDArray[np.int64]
@@ -149,7 +151,7 @@ class BandIndex:
         if not found:
             empty = np.zeros(0, dtype=np.int64)
             return empty, empty
-        rows, counts = np.unique(np.concatenate(found), return_counts=True)
+        rows, counts = distinct_counts(np.concatenate(found))
         return rows, counts.astype(np.int64)
 
     def remove(

@@ -19,6 +19,7 @@ from itertools import pairwise
 import numpy as np
 import numpy.typing as npt
 
+from aggregator.dedup.arrays import distinct, distinct_inverse
 from aggregator.errors import DedupError
 
 WARM_UP = 100  # documents counted one step each
@@ -49,7 +50,7 @@ def from_terms(ids: U32, weights: npt.NDArray[np.floating]) -> SparseVec:
     """A vector from possibly repeated ids (repeats add up)."""
     if len(ids) == 0:
         return SparseVec.empty()
-    unique, inverse = np.unique(ids, return_inverse=True)
+    unique, inverse = distinct_inverse(ids)
     summed = np.bincount(inverse, weights=weights.astype(np.float64), minlength=len(unique))
     return SparseVec(unique.astype(np.uint32), summed.astype(np.float64))
 
@@ -113,7 +114,7 @@ class IdfTable:
 
     def add(self, term_ids: U32) -> None:
         """Count one document with these distinct term ids."""
-        self._queue.append(np.unique(term_ids & self._mask))
+        self._queue.append(distinct(term_ids & self._mask))
         if self.seen >= self.next_step:
             self._apply(self._queue)
             self._queue = []
@@ -135,7 +136,7 @@ class IdfTable:
             buckets, owners = buckets[cut:], owners[cut:] - done
         starts = np.searchsorted(owners, np.arange(docs - max(done, 0) + 1))
         for a, b in pairwise(starts.tolist()):
-            self._queue.append(np.unique(buckets[a:b]))
+            self._queue.append(distinct(buckets[a:b]))
 
     def idf(self, term_ids: U32) -> F64:
         """Smoothed IDF: ln((N + 1) / (df + 1)) + 1, from the counts of the last step."""
