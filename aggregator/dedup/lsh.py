@@ -151,8 +151,7 @@ class BandIndex:
         if not found:
             empty = np.zeros(0, dtype=np.int64)
             return empty, empty
-        rows, counts = distinct_counts(np.concatenate(found))
-        return rows, counts.astype(np.int64)
+        return distinct_counts(np.concatenate(found))
 
     def remove(
         self, gone_share: Callable[[int, int], float], alive: Callable[[I64], npt.NDArray[np.bool_]]
