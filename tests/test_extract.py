@@ -15,10 +15,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import lxml.html
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from aggregator._pagebytes import parse_tree
 from aggregator.extract import EXTRACTOR_VERSION, extract_page, extractor_name
 from aggregator.types import ExtractedPage, Flag
 from tests.support.extract_pages import Benchmark, article_html
@@ -336,3 +338,28 @@ def test_paragraphs_are_lines_with_whitespace_collapsed(text: str) -> None:
     lines = re.sub("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]", "", text).splitlines()
     expected = [re.sub(r"\s+", " ", line).strip() for line in lines]
     assert _paragraphs(text) == [line for line in expected if line]
+
+
+# --- the parsed tree --------------------------------------------------------------------------
+
+FORM = (
+    "<form action='/subscribe'><label>Email <input name='email'></label>"
+    "<select name='topic'><option>World</option></select><textarea>Note</textarea>"
+    "<button>Sign up</button></form>"
+)
+
+
+def test_form_controls_are_plain_html_elements() -> None:
+    """Every element comes out as an ``HtmlElement``, picked in C: lxml.html's own lookup
+    calls Python for each element to give form controls classes that nothing here uses."""
+    tree = parse_tree(f"<html><body>{FORM}<p>Talks resumed.</p></body></html>")
+    assert tree is not None
+    assert {type(element) for element in tree.iter()} == {lxml.html.HtmlElement}
+    assert "Talks resumed." in tree.text_content()
+
+
+def test_a_sign_up_form_under_a_real_article_leaves_its_text(bench: Benchmark) -> None:
+    html, url = bench.html("2c46804d"), bench.url("2c46804d")
+    with_form = html.replace(b"</body>", FORM.encode() + b"</body>", 1)
+    assert with_form != html
+    assert extract(with_form, url=url).text == extract(html, url=url).text
