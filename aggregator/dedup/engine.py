@@ -241,7 +241,7 @@ class DedupEngine:
         tf = np.fromiter(
             map(feats.term_tf.__getitem__, words.values()), dtype=np.float64, count=len(ids)
         )
-        top = np.argsort(-(tf * self.idf.idf(ids)), kind="stable")[: self.params.vector_terms]
+        top = (-(tf * self.idf.idf(ids))).argsort(kind="stable")[: self.params.vector_terms]
         stored = from_terms(ids[top], tf[top].astype(np.float16).astype(np.float64))
         weighted = SparseVec(stored.ids, stored.weights * self.idf.idf(stored.ids))
         return weighted.normalized(), stored, words

@@ -137,14 +137,17 @@ class BandIndex:
         """Rows sharing at least one band key, and how many bands each shares."""
         self._settle()
         found: list[npt.NDArray[np.int64]] = []
+        opened: list[int] = []
         for key in keys.tolist():
             hit = self._open.get(key)
             if hit and len(hit) <= self.max_bucket:
-                found.append(np.asarray(hit, dtype=np.int64))
+                opened.extend(hit)
+        if opened:
+            found.append(np.array(opened, dtype=np.int64))
         wide = keys.astype(np.uint64) << _SHIFT
         for segment in self._segments:
-            lo = np.searchsorted(segment.entries, wide)
-            hi = np.searchsorted(segment.entries, wide | _LOW, side="right")
+            lo = segment.entries.searchsorted(wide)
+            hi = segment.entries.searchsorted(wide | _LOW, side="right")
             for start, stop in zip(lo.tolist(), hi.tolist(), strict=True):
                 if 0 < stop - start <= self.max_bucket:
                     found.append((segment.entries[start:stop] & _LOW).astype(np.int64))

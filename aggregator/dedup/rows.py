@@ -184,6 +184,8 @@ class RowStore:
         self.live += count
         return first
 
+    # the one-field readers below are called a few hundred times an article: they index the
+    # chunk themselves rather than through _at's call and tuple
     def _at(self, row: int) -> tuple[_Chunk, int]:
         return self._chunks[row >> CHUNK_BITS], row & _MASK
 
@@ -196,36 +198,31 @@ class RowStore:
         return chunk.ids[at]
 
     def time(self, row: int) -> float:
-        chunk, at = self._at(row)
-        return float(chunk.time[at])
+        return float(self._chunks[row >> CHUNK_BITS].time[row & _MASK])
 
     def language(self, row: int) -> int:
-        chunk, at = self._at(row)
-        return int(chunk.language[at])
+        return int(self._chunks[row >> CHUNK_BITS].language[row & _MASK])
 
     def outlet(self, row: int) -> int:
         chunk, at = self._at(row)
         return int(chunk.outlet[at])
 
     def cluster(self, row: int) -> int:
-        chunk, at = self._at(row)
-        return int(chunk.cluster[at])
+        return int(self._chunks[row >> CHUNK_BITS].cluster[row & _MASK])
 
     def set_cluster(self, row: int, cluster: int) -> None:
         chunk, at = self._at(row)
         chunk.cluster[at] = cluster
 
     def copy_group(self, row: int) -> int:
-        chunk, at = self._at(row)
-        return int(chunk.copy_group[at])
+        return int(self._chunks[row >> CHUNK_BITS].copy_group[row & _MASK])
 
     def set_copy_group(self, row: int, group: int) -> None:
         chunk, at = self._at(row)
         chunk.copy_group[at] = group
 
     def shingles(self, row: int) -> int:
-        chunk, at = self._at(row)
-        return int(chunk.shingles[at])
+        return int(self._chunks[row >> CHUNK_BITS].shingles[row & _MASK])
 
     def body_key(self, row: int) -> int:
         chunk, at = self._at(row)
