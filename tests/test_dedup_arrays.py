@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from aggregator.dedup.arrays import distinct, distinct_counts, distinct_inverse
-from aggregator.dedup.vectors import from_terms
+from aggregator.dedup.vectors import SparseVec, dot, from_terms, shared_terms
 
 # small ranges as well as the full one, so that repeats are common
 VALUES = st.one_of(
@@ -53,3 +53,27 @@ def test_vector_sums_are_bit_exact(ids: np.ndarray, data: st.DataObject) -> None
     assert np.array_equal(vec.ids, unique)
     summed = np.bincount(inverse, weights=weights, minlength=len(unique))
     assert vec.weights.tobytes() == summed.tobytes()
+
+
+def _vector(data: st.DataObject) -> SparseVec:
+    """A sparse vector with sorted unique ids, often overlapping another drawn the same way."""
+    ids = np.unique(
+        data.draw(hnp.arrays(np.uint32, st.integers(0, 60), elements=st.integers(0, 80)))
+    )
+    weights = data.draw(
+        hnp.arrays(np.float64, len(ids), elements=st.floats(-10, 10, allow_nan=False))
+    )
+    return SparseVec(ids, weights)
+
+
+@given(st.data())
+def test_dot_and_shared_terms_are_those_of_np_intersect1d(data: st.DataObject) -> None:
+    a, b = _vector(data), _vector(data)
+    common, ia, ib = np.intersect1d(a.ids, b.ids, assume_unique=True, return_indices=True)
+    small, large = (a, b) if len(a.ids) <= len(b.ids) else (b, a)
+    _, ism, ilg = np.intersect1d(small.ids, large.ids, assume_unique=True, return_indices=True)
+    want_dot = float(np.dot(small.weights[ism], large.weights[ilg])) if len(common) else 0.0
+    assert dot(a, b) == want_dot  # bit for bit: scores must not move
+    contribution = a.weights[ia] * b.weights[ib]
+    order = np.argsort(-contribution, kind="stable")[:5]
+    assert shared_terms(a, b, 5) == [int(common[i]) for i in order if contribution[i] > 0]
