@@ -1,5 +1,6 @@
-"""The engine's replacements for ``np.unique`` give what ``np.unique`` gives, for any input
-(they are only faster; a difference would change stored signatures and scores)."""
+"""The engine's replacements for ``np.unique`` and ``np.intersect1d`` give what numpy's give,
+for any input (they are only faster; a difference would change stored signatures and
+scores)."""
 
 from __future__ import annotations
 
