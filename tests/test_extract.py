@@ -1,4 +1,5 @@
-"""extract_page: decoding, what is not HTML, size caps, metadata, purity, never fetching.
+"""extract_page: decoding, what is not HTML, size caps, metadata, purity, never fetching, the
+classes of the parsed tree.
 
 Pages are real (the article-extraction benchmark, read from ../shared/data) or built around
 real text; see tests/test_extract_quality.py for the quality flags and
