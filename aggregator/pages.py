@@ -25,6 +25,7 @@ from aggregator.metrics import Metrics
 from aggregator.normalize import html_to_text
 from aggregator.pagepack import pack
 from aggregator.types import DateSource, ExtractedPage, Flag, PageOutcome, PendingPage
+from aggregator.writebehind import WriteBehind
 from storage.store import Store
 
 log = logging.getLogger("newsagg.pages")
@@ -104,7 +105,6 @@ class PageStage:
         self.metrics = metrics or Metrics()
         self.always_metadata = always_metadata
         self.on_stored: Callable[[], None] = lambda: None  # after each batch of pages is stored
-        self._stored_at = time.monotonic()
 
     def run(
         self, limit: int, *, batch: int | None = None, progress: Progress | None = None
@@ -112,13 +112,13 @@ class PageStage:
         """Process up to ``limit`` pending pages, claimed ``batch`` at a time (all at once by
         default). Fetches run in threads while the pages already fetched are extracted in the
         process pool; the next batch is claimed while the last one is still being extracted,
-        so the pool never drains between batches; results are stored in batches.
+        so the pool never drains between batches; results are stored in batches, by a thread of
+        their own (``WriteBehind``), so the pool is fed while a batch is stored.
 
         When a claim finds only pages of this run still in flight (their lease ran out before
         they were stored: a lease shorter than a page takes), the run finishes what it has and
         starts again, so no page is left behind and none is taken twice at once."""
         total = PageReport()
-        self._stored_at = time.monotonic()
         while total.claimed < limit:
             claims = _Claims(self, limit - total.claimed, batch or limit)
             total += self._run_claims(claims, progress)
@@ -127,9 +127,17 @@ class PageStage:
         return total
 
     def _run_claims(self, claims: _Claims, progress: Progress | None) -> PageReport:
+        """One run of ``claims``; returns when every page it took is stored."""
+
+        def store(batch: list[PageOutcome]) -> None:
+            self._store(batch, progress)
+
+        with WriteBehind(store, name="page-store") as writer:
+            return self._extract_claims(claims, _Batches(writer))
+
+    def _extract_claims(self, claims: _Claims, done: _Batches) -> PageReport:
         counts = {"extracted": 0, "summary_only": 0, "deferred": 0}
         fetched: dict[int, PageJob] = {}
-        done: list[PageOutcome] = []
 
         def inputs() -> Iterator[PageInput[int]]:
             for page, result in self._fetch_all(iter(claims)):
@@ -146,7 +154,7 @@ class PageStage:
                 elif result is None:
                     counts["deferred"] += 1
                 else:
-                    self._keep(done, result, progress)
+                    done.add(result)
                     counts["summary_only"] += 1
 
         for article_id, outcome in self.extractor.extract_many(inputs()):
@@ -154,32 +162,22 @@ class PageStage:
             if isinstance(outcome, ExtractError):
                 event(log, "page.extract_failed", level=logging.WARNING, code=outcome.code)
                 self.metrics.extraction_failed()
-                self._keep(done, summary_outcome(job.page, Flag.EXTRACT_FAILED), progress)
+                done.add(summary_outcome(job.page, Flag.EXTRACT_FAILED))
                 counts["summary_only"] += 1
             else:
-                self._keep(done, page_outcome(job, outcome), progress)
+                done.add(page_outcome(job, outcome))
                 counts["extracted"] += 1
-        self._flush(done, progress)
+        done.flush()
         return PageReport(
             claims.count, counts["extracted"], counts["summary_only"], counts["deferred"]
         )
 
-    def _keep(
-        self, done: list[PageOutcome], outcome: PageOutcome, progress: Progress | None
-    ) -> None:
-        done.append(outcome)
-        if len(done) >= WRITE_BATCH or time.monotonic() - self._stored_at >= WRITE_EVERY_S:
-            self._flush(done, progress)
-
-    def _flush(self, done: list[PageOutcome], progress: Progress | None) -> None:
-        if not done:
-            return
-        self.store.articles.finish_pages(done, self.clock())
-        self._stored_at = time.monotonic()
+    def _store(self, batch: list[PageOutcome], progress: Progress | None) -> None:
+        """Store one batch of finished pages (in the write-behind thread)."""
+        self.store.articles.finish_pages(batch, self.clock())
         self.on_stored()
         if progress:
-            progress("pages", len(done))
-        done.clear()
+            progress("pages", len(batch))
 
     def _fetch_all(
         self, pages: Iterator[PendingPage]
@@ -274,6 +272,27 @@ def page_outcome(job: PageJob, page: ExtractedPage) -> PageOutcome:
         final_url=job.final_url,
         content_type=job.content_type,
     )
+
+
+class _Batches:
+    """Finished pages gathered into batches for the writer: ``WRITE_BATCH`` pages, or what
+    came in ``WRITE_EVERY_S``, whichever is first."""
+
+    def __init__(self, writer: WriteBehind[list[PageOutcome]]) -> None:
+        self.writer = writer
+        self.pages: list[PageOutcome] = []
+        self.started = time.monotonic()
+
+    def add(self, outcome: PageOutcome) -> None:
+        self.pages.append(outcome)
+        if len(self.pages) >= WRITE_BATCH or time.monotonic() - self.started >= WRITE_EVERY_S:
+            self.flush()
+
+    def flush(self) -> None:
+        if self.pages:
+            self.writer.put(self.pages)
+            self.pages = []
+        self.started = time.monotonic()
 
 
 class _Claims:

@@ -5,13 +5,16 @@ never lost."""
 from __future__ import annotations
 
 import threading
+import time
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from http.server import BaseHTTPRequestHandler
 from xml.sax.saxutils import escape
 
 import pytest
+from sqlalchemy import text
 
+from aggregator.errors import NewsaggError
 from aggregator.types import FeedState
 from tests.support.httpserver import LocalServer, Request
 from tests.support.runtime import outlet, runtime
@@ -225,3 +228,55 @@ def test_failing_page_keeps_summary_after_retries(
         assert pending == 0 and {"fetch_failed", "summary_only"} <= art.flags
     else:  # transient: waits for a retry, nothing lost
         assert pending == 1 and art.text == ""
+
+
+POISON_SQLITE = (
+    "CREATE TRIGGER poison BEFORE UPDATE OF text ON articles WHEN NEW.text LIKE '%poisoned%' "
+    "BEGIN SELECT RAISE(ABORT, 'poisoned text refused'); END",
+)
+POISON_PG = (
+    "CREATE FUNCTION poison() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+    "IF NEW.text LIKE '%poisoned%' THEN RAISE EXCEPTION 'poisoned text refused'; END IF; "
+    "RETURN NEW; END $$",
+    "CREATE TRIGGER poison BEFORE UPDATE OF text ON articles FOR EACH ROW "
+    "EXECUTE FUNCTION poison()",
+)
+
+
+def test_a_batch_the_database_refuses_fails_the_pass_and_loses_no_page(
+    http_server: LocalServer, db_url: str
+) -> None:
+    """Pages are stored by a thread of their own (``WriteBehind``): a batch the database
+    refuses must still fail the run in the caller, with the database's own words, and leave
+    its pages pending (claimed, so retried once the lease is over), not lost or half-stored."""
+    slugs = [f"s{n}" for n in range(6)]
+    for slug in slugs:
+        article(http_server, slug, f"Story {slug}")
+    http_server.route(
+        "/a/s3",
+        BODY.format(title="Story s3").replace("harbour bridge", "poisoned bridge"),
+        headers={"Content-Type": "text/html"},
+    )
+    feed = http_server.route(
+        "/f.xml", rss(http_server, [(s, f"Story {s}", NOW_RFC) for s in slugs])
+    )
+    with runtime(db_url, [outlet("o", feed)], NEWSAGG_POLL_LEASE_SECONDS="1") as rt:
+        poison = POISON_PG if db_url.startswith("postgresql") else POISON_SQLITE
+        with rt.store.engine.begin() as conn:
+            for statement in poison:
+                conn.execute(text(statement))
+        rt.pipeline.poll_feeds(include_not_due=True)
+        with pytest.raises(NewsaggError, match="poisoned text refused"):
+            rt.pipeline.process_pages()
+        assert rt.store.articles.count() == 6
+        assert rt.store.articles.count(state="pending") >= 1  # the refused batch, s3 in it
+        with rt.store.engine.begin() as conn:
+            conn.execute(
+                text("DROP TRIGGER poison" + (" ON articles" if "FUNC" in poison[0] else ""))
+            )
+        time.sleep(1.2)  # the refused pages' lease runs out
+        rt.pipeline.process_pages()
+        assert rt.store.articles.count(state="pending") == 0
+        texts = {a.url.rsplit("/", 1)[1]: a.text for a in rt.store.articles.get_many(range(1, 7))}
+        assert sorted(texts) == slugs
+        assert "poisoned bridge" in texts["s3"]
