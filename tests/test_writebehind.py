@@ -55,7 +55,12 @@ def test_put_waits_when_depth_batches_wait_already() -> None:
     with WriteBehind(write, depth=1) as writer:
         writer.put(1)  # taken by the thread, held in write
         writer.put(2)  # waits in the queue
-        third = threading.Thread(target=lambda: (writer.put(3), returned.set()))
+
+        def put_third() -> None:
+            writer.put(3)
+            returned.set()
+
+        third = threading.Thread(target=put_third)
         third.start()
         assert not returned.wait(0.3)  # the queue is full: the caller is held back
         write.release.set()
