@@ -285,6 +285,7 @@ class FetcherLike(Protocol):
         accept: str = "*/*",
         resource: str = "",
         unconditional: bool = False,
+        fingerprint: bool = True,
     ) -> FetchedResponse: ...
 
     def robots_allows(self, url: str) -> bool: ...

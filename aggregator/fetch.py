@@ -169,15 +169,20 @@ class Fetcher:
         accept: str = FEED_ACCEPT,
         resource: str = "",
         unconditional: bool = False,
+        fingerprint: bool = True,
     ) -> FetchedResponse:
-        """GET ``url``; raises FetchError (see the module docstring for the codes)."""
+        """GET ``url``; raises FetchError (see the module docstring for the codes).
+        ``fingerprint=False``: no ``body_hash`` (a SHA-256 of the body, which only feeds keep
+        to tell an unchanged body from a new one: ~0.14 ms a 170 kB page)."""
         fetched_at = self._wall_clock()
         started = self._clock()
         sent = None if unconditional else validators
         call = self._call(url, resource)
         answer = self._exchange(call, self._headers(accept, sent))
         self._raise_for_status(call, answer)
-        response = self._response(call, answer, validators, fetched_at, started)
+        response = self._response(
+            call, answer, validators, fetched_at, started, fingerprint=fingerprint
+        )
         logger.debug(
             "fetched url=%s final_url=%s status=%d bytes=%d not_modified=%s elapsed_s=%.3f",
             redact(url),
@@ -342,15 +347,19 @@ class Fetcher:
         validators: Validators | None,
         fetched_at: datetime,
         started: float,
+        *,
+        fingerprint: bool,
     ) -> FetchedResponse:
         headers = answer.headers
         old = validators or Validators()
         if answer.status == 304:
             body_hash = old.body_hash
             not_modified = True
-        else:
+        elif fingerprint:
             body_hash = hashlib.sha256(answer.body).hexdigest()
             not_modified = body_hash == old.body_hash
+        else:
+            body_hash, not_modified = None, False
         kept = answer.status == 304
         return FetchedResponse(
             url=call.url,

@@ -208,7 +208,10 @@ class PageStage:
                 return summary_outcome(page, Flag.ROBOTS_DISALLOWED)
             try:
                 response = self.fetcher.fetch(
-                    page.url, accept=PAGE_ACCEPT, resource=f"outlet {page.outlet_id!r}: page"
+                    page.url,
+                    accept=PAGE_ACCEPT,
+                    resource=f"outlet {page.outlet_id!r}: page",
+                    fingerprint=False,  # nothing keeps a page's body hash
                 )
             except FetchError as exc:
                 self.metrics.fetch("page", exc.code)

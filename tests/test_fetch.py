@@ -85,6 +85,23 @@ def test_fetch_returns_body_headers_validators_and_sends_an_honest_user_agent(
     assert "If-None-Match" not in sent
 
 
+def test_without_fingerprint_no_body_hash_is_made_and_nothing_reads_as_unchanged(
+    http_server: LocalServer, fetcher: Fetcher
+) -> None:
+    """Pages are fetched with ``fingerprint=False``: no SHA-256 of the body, and a body is
+    never taken for unchanged, even against validators that carry the same body's hash."""
+    url = http_server.route("/page.html", b"<p>same</p>", headers={"Content-Type": "text/html"})
+    same = Validators(body_hash=hashlib.sha256(b"<p>same</p>").hexdigest())
+    got = fetcher.fetch(url, validators=same, fingerprint=False)
+    assert (got.status, got.body, got.body_hash, got.not_modified) == (
+        200,
+        b"<p>same</p>",
+        None,
+        False,
+    )
+    assert fetcher.fetch(url, validators=same).not_modified  # with it (the default): unchanged
+
+
 def test_accept_header_can_ask_for_html(http_server: LocalServer, fetcher: Fetcher) -> None:
     url = http_server.route("/page", b"<html></html>")
     fetcher.fetch(url, accept=HTML_ACCEPT)
