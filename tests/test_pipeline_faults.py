@@ -16,6 +16,7 @@ from sqlalchemy import text
 
 from aggregator.errors import NewsaggError
 from aggregator.types import FeedState
+from aggregator.wiring import Runtime
 from tests.support.httpserver import LocalServer, Request
 from tests.support.runtime import outlet, runtime
 
@@ -270,6 +271,7 @@ def test_a_batch_the_database_refuses_fails_the_pass_and_loses_no_page(
             rt.pipeline.process_pages()
         assert rt.store.articles.count() == 6
         assert rt.store.articles.count(state="pending") >= 1  # the refused batch, s3 in it
+        assert "poisoned" not in texts_of(rt)["s3"]  # nothing of it half-stored
         with rt.store.engine.begin() as conn:
             conn.execute(
                 text("DROP TRIGGER poison" + (" ON articles" if "FUNC" in poison[0] else ""))
@@ -277,6 +279,11 @@ def test_a_batch_the_database_refuses_fails_the_pass_and_loses_no_page(
         time.sleep(1.2)  # the refused pages' lease runs out
         rt.pipeline.process_pages()
         assert rt.store.articles.count(state="pending") == 0
-        texts = {a.url.rsplit("/", 1)[1]: a.text for a in rt.store.articles.get_many(range(1, 7))}
+        texts = texts_of(rt)
         assert sorted(texts) == slugs
         assert "poisoned bridge" in (texts["s3"] or "")
+
+
+def texts_of(rt: Runtime) -> dict[str, str]:
+    """Each stored article's text by the last part of its URL."""
+    return {a.url.rsplit("/", 1)[1]: a.text or "" for a in rt.store.articles.get_many(range(1, 7))}
