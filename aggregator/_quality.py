@@ -64,6 +64,8 @@ _HEADLINE_MIN_WORDS = 4
 _CARD_MAX_CHARS = 500
 _CARD_CLIMB = 4
 _MAX_ANCHORS = 1_000
+# at least ``_HEADLINE_MIN_WORDS`` runs of word characters, without listing them
+_ENOUGH_WORDS = re.compile(r"\W*+" + r"\w++\W++" * (_HEADLINE_MIN_WORDS - 1) + r"\w")
 _LONG_ANCHORS = lxml.etree.XPath("/html/body//a[string-length(normalize-space(.)) >= 16]")
 _TEXT_LENGTH = lxml.etree.XPath("string-length(normalize-space(.))")
 _CLASS_AND_ID_VALUES = lxml.etree.XPath("//@class | //@id", smart_strings=False)
@@ -144,17 +146,17 @@ def is_index_page(tree: lxml.html.HtmlElement, paragraphs: list[str]) -> bool:
         return False
     if _tiny_vocabulary(paragraphs):
         return True
-    counts = [_words(p) for p in paragraphs]
+    total = _words("\n".join(paragraphs))  # one pass: no word runs across a line break
     # an element's text, squashed, lies within its card's squashed text: paragraphs found in
     # no card's text cannot count as inside, and most articles end the test here, before
-    # the text of every element of every card is read
+    # the text of every element of every card is read (or the words of each paragraph)
     cards_text = "\n".join(_squash(card.text_content()) for card in cards)
-    at_most = sum(n for p, n in zip(paragraphs, counts, strict=True) if p in cards_text)
-    if at_most < sum(counts) - at_most:
+    at_most = sum(_words(p) for p in paragraphs if p in cards_text)
+    if at_most < total - at_most:
         return False
     pieces = _pieces(cards)
-    inside = sum(n for p, n in zip(paragraphs, counts, strict=True) if p in pieces)
-    return inside >= sum(counts) - inside
+    inside = sum(_words(p) for p in paragraphs if p in pieces)
+    return inside >= total - inside
 
 
 def _tiny_vocabulary(paragraphs: list[str]) -> bool:
@@ -175,9 +177,10 @@ def _headline_cards(
     cards: set[lxml.html.HtmlElement] = set()
     lengths = _Lengths()  # neighbouring cards climb through the same ancestors
     for anchor in anchors:
-        text = _squash(anchor.text_content())
-        if _words(text) < _HEADLINE_MIN_WORDS:
+        raw = anchor.text_content()
+        if not _ENOUGH_WORDS.match(raw):  # squashing spaces changes no word
             continue
+        text = _squash(raw)
         block = _enclosing_block(anchor)
         if block is None or lengths[block] > 2 * len(text):
             continue  # a link inside a sentence, not a headline
