@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from aggregator.allocator import tune_allocator
+from aggregator.allocator import freeze_start_up, tune_allocator
 from aggregator.errors import ConfigError, InputError
 from aggregator.log import event
 from aggregator.metrics import Metrics
@@ -82,6 +82,7 @@ def _service(
     service = Service(jobs.table(), nice=settings.service.nice)
     if metrics_port:
         metrics.serve(metrics_port)
+    freeze_start_up()
     service.start()
     web_process = None
     try:
@@ -168,6 +169,7 @@ def poll(args: argparse.Namespace, settings: Settings) -> int:
     singleton = SingletonLock(store.engine, "singleton")
     clusterer = build_cluster_stage(settings, store, clock=utc_now, job_lock=singleton)
     runtime = build_runtime(settings, store, kind="poll", clusterer=clusterer)
+    freeze_start_up()
     try:
         with _progress(not args.no_progress) as progress:
             report = runtime.pipeline.run_once(

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import re
 import signal
 import socket
 import subprocess
@@ -86,6 +87,41 @@ def test_run_serves_health_and_keeps_polling_without_network(tmp_path: Path) -> 
         # the service and its web process both set up the allocator (aggregator/allocator.py)
         tuned = [line for line in err.splitlines() if "allocator.tuned" in line]
         assert len(tuned) == 2 and all("arenas=2" in line for line in tuned), tuned
+    # the service froze its start-up heap once, before its jobs began (allocator.freeze_start_up)
+    frozen = [int(m) for m in re.findall(r"gc\.frozen.*?objects=(\d+)", err)]
+    assert len(frozen) == 1 and frozen[0] > 10_000, frozen
+
+
+FREEZE_PROBE = """
+import gc, json, weakref
+from aggregator.allocator import freeze_start_up
+class Node:
+    pass
+kept, dropped = Node(), Node()
+kept.me, dropped.me = kept, dropped  # two cycles: one still referenced, one garbage
+gone = weakref.ref(dropped)
+del dropped
+gc.disable()  # no collection but the one freeze_start_up makes
+frozen = freeze_start_up()
+tracked = any(o is kept for o in gc.get_objects())
+print(json.dumps({"frozen": frozen, "garbage_kept": gone() is not None, "tracked": tracked}))
+"""
+
+
+def test_freezing_the_start_up_heap_collects_its_garbage_first() -> None:
+    """What start-up left as garbage is freed, not frozen for the life of the process; what
+    it keeps is out of the collector's reach (``gc.get_objects`` no longer sees it)."""
+    done = subprocess.run(
+        [sys.executable, "-c", FREEZE_PROBE],
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert result == {"frozen": result["frozen"], "garbage_kept": False, "tracked": False}
+    assert result["frozen"] > 1_000
 
 
 def test_jobs_never_stack() -> None:
