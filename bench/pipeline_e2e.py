@@ -199,6 +199,7 @@ def pipeline_run(
     are clustered as they are extracted), timed as one stage, ``ingest``. Otherwise each stage
     runs alone after the previous one: the profile.
     """
+    from aggregator.allocator import freeze_start_up
     from aggregator.clustering import build_cluster_stage
     from tests.support.runtime import runtime
 
@@ -214,6 +215,7 @@ def pipeline_run(
 
         pipeline = rt.pipeline
         pipeline.clusterer = build_cluster_stage(rt.settings, rt.store, clock=utc_now)
+        freeze_start_up()  # as ``newsagg poll`` and the service do before their work
 
         def feeds() -> list[Any]:
             return pipeline.poll_feeds(include_not_due=True)
