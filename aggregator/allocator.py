@@ -85,7 +85,8 @@ def freeze_start_up() -> int:
     one pass of ``bench.pipeline_e2e`` (1,810 articles into PostgreSQL): full collections
     cost the pipeline process 5.4-5.8 s of CPU a pass, nearly all in the comparison stage
     (which keeps many objects alive while it works), and 1.0-1.4 s with the start-up heap
-    frozen. What is frozen is never freed; nothing made at start-up is meant to be.
+    frozen. A frozen object is still freed when its last reference goes; only a cycle of
+    them would never be collected, and what start-up makes is meant to last.
     """
     gc.collect()  # what is garbage already is not kept for ever
     gc.freeze()
