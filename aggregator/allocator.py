@@ -80,7 +80,7 @@ def freeze_start_up() -> int:
     call it once a process is built (modules imported, settings read, stages wired), before
     its work starts. Returns how many objects were frozen.
 
-    Those objects (about 140,000 in `newsagg run`: modules, classes, functions, the wiring)
+    Those objects (about 140,000 in ``newsagg run``: modules, classes, functions, the wiring)
     live as long as the process, yet each full collection walks them all again. Measured in
     one pass of ``bench.pipeline_e2e`` (1,810 articles into PostgreSQL): full collections
     cost the pipeline process 5.4-5.8 s of CPU a pass, nearly all in the comparison stage
