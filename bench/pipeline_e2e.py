@@ -23,7 +23,9 @@ In one run it measures:
 - for each overlapped pass, where the CPU went: milliseconds of CPU an article in the
   pipeline process, in every other process (extraction workers, local server, PostgreSQL)
   and on idle cores (``cpu_*_ms_article``): comparable across passes when the ratio moves
-  with the machine.
+  with the machine; the others split by process (``cpu_workers``, ``cpu_database``,
+  ``cpu_server``: the local server is the remote sites' work; what is left of the others is
+  the rest of the machine and processes that ended during the pass).
 
 The ratio the issue asks for is end-to-end articles/s (feeds + pages + clustering) over
 trafilatura-alone pages/s, both on every core of this machine. On a shared (virtual) machine
@@ -55,6 +57,7 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
+from bench import proc_cpu
 from tests.support.httpserver import LocalServer, serve
 from tests.support.newsite import Page, benchmark_pages, conditional, rss
 from tests.support.paths import shared_data_dir
@@ -114,6 +117,7 @@ class Site:
     """The local server, seen from this process."""
 
     base: str
+    pid: int = 0  # the server's process (its CPU is the remote sites', not the pipeline's)
 
     def url(self, path: str) -> str:
         return self.base + path
@@ -137,7 +141,7 @@ def served_apart(outlets: int) -> Iterator[tuple[Site, list[dict[str, object]]]]
     process.start()
     try:
         base, entries = parent.recv()
-        yield Site(base), entries
+        yield Site(base, process.pid or 0), entries
     finally:
         parent.send("stop")
         process.join(10)
@@ -191,7 +195,7 @@ def cluster_alone(texts: list[Text]) -> float:
 
 
 def pipeline_run(
-    db_url: str, entries: list[dict[str, object]], *, overlap: bool
+    db_url: str, entries: list[dict[str, object]], *, overlap: bool, server_pid: int = 0
 ) -> dict[str, float]:
     """One ``poll --once --all`` pass into ``db_url``, its stages timed.
 
@@ -229,11 +233,12 @@ def pipeline_run(
         if overlap:
             stages = (("ingest", lambda: pipeline.ingest(feeds)),)
         for stage, call in (*stages, ("compare", pipeline.compare)):
-            started, cpu = time.perf_counter(), cpu_seconds()
+            started, cpu, procs = time.perf_counter(), cpu_seconds(), proc_cpu.snapshot()
             call()
             timings[stage] = time.perf_counter() - started
             if stage == "ingest":
                 timings |= cpu_spent(cpu, cpu_seconds())
+                timings |= cpu_of_others(procs, proc_cpu.snapshot(), server_pid)
         timings["articles"] = rt.store.articles.count(state="clustered")
     gc.unfreeze()  # a service freezes once; the next pass freezes its own runtime
     return timings
@@ -258,6 +263,15 @@ def cpu_spent(
     return {"cpu_pipeline_s": own, "cpu_others_s": busy - own, "cpu_idle_s": idle}
 
 
+def cpu_of_others(
+    before: dict[int, proc_cpu.Proc], after: dict[int, proc_cpu.Proc], server_pid: int
+) -> dict[str, float]:
+    """``cpu_others_s`` split: the extraction workers, PostgreSQL's processes and the local
+    server (the remote sites' share, which trafilatura alone does not pay)."""
+    spent = proc_cpu.spent_by_group(before, after, {"pipeline": os.getpid(), "server": server_pid})
+    return {f"cpu_{group}_s": spent.get(group, 0.0) for group in ("workers", "database", "server")}
+
+
 def end_to_end_s(timings: dict[str, float]) -> float:
     """Seconds from the first feed to the last article clustered (comparisons aside)."""
     return sum(timings.get(stage, 0.0) for stage in ("feeds", "pages", "cluster", "ingest"))
@@ -276,11 +290,17 @@ def summary(timings: dict[str, float], report: dict[str, Any]) -> dict[str, floa
     }
 
 
+CPU_KEYS = (
+    "cpu_pipeline_s", "cpu_others_s", "cpu_idle_s",
+    "cpu_workers_s", "cpu_database_s", "cpu_server_s",
+)  # fmt: skip
+
+
 def cpu_per_article(timings: dict[str, float]) -> dict[str, float]:
     """Milliseconds of CPU an article in each place (of the overlapped pass only)."""
     return {
         key.removesuffix("_s") + "_ms_article": round(1000 * timings[key] / timings["articles"], 2)
-        for key in ("cpu_pipeline_s", "cpu_others_s", "cpu_idle_s")
+        for key in CPU_KEYS
         if key in timings
     }
 
@@ -321,10 +341,12 @@ def peak_rss_mb() -> dict[str, float]:
     return {"self_mb": round(own, 1), "largest_child_mb": round(children, 1)}
 
 
-def one_pass(db: str, entries: list[dict[str, object]], *, overlap: bool) -> dict[str, float]:
+def one_pass(
+    db: str, entries: list[dict[str, object]], *, overlap: bool, server_pid: int = 0
+) -> dict[str, float]:
     url = f"sqlite:///{tempfile.mkdtemp()}/bench.db" if db == "sqlite" else postgres_url()
     try:
-        return pipeline_run(url, entries, overlap=overlap)
+        return pipeline_run(url, entries, overlap=overlap, server_pid=server_pid)
     finally:
         if db != "sqlite":
             drop_postgres(url)
@@ -335,6 +357,7 @@ def bracketed(
     entries: list[dict[str, object]],
     html: list[bytes],
     report: dict[str, Any],
+    server_pid: int = 0,
 ) -> dict[str, Any]:
     """Each database's end-to-end passes, each between two measurements of the limit; the
     last pass of each database also fills ``report[db]`` (the table's row)."""
@@ -342,7 +365,7 @@ def bracketed(
     before = report["trafilatura_text_pages_s"]
     for _ in range(max(1, args.repeat)):
         for db in args.db.split(","):
-            timings = one_pass(db, entries, overlap=True)
+            timings = one_pass(db, entries, overlap=True, server_pid=server_pid)
             after = len(html) / pooled(trafilatura_text, html)
             limit = (before + after) / 2
             e2e = timings["articles"] / end_to_end_s(timings)
@@ -397,7 +420,7 @@ def main() -> None:
         report["sqlite_stages_one_after_another"] = summary(
             one_pass("sqlite", entries, overlap=False), report
         )
-        report["ratios"] = bracketed(args, entries, html, report)
+        report["ratios"] = bracketed(args, entries, html, report, server.pid)
     report["memory"] = peak_rss_mb()
     report["load_avg_end"] = os.getloadavg()[0]
     print(json.dumps(report, indent=2, default=lambda v: round(v, 2)))
