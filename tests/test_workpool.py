@@ -56,6 +56,68 @@ def test_a_slow_task_does_not_block_a_fast_one_on_the_other_worker(pool: WorkPoo
     assert slow.result() == "slow"
 
 
+def test_a_task_posted_behind_a_hanging_one_runs_on_the_replacement_worker() -> None:
+    # one worker: while the first task runs, the hanging one is posted behind it, and while
+    # that one hangs, the next is posted behind it to the same process, which is then killed
+    with WorkPool(1, name="behind-hang") as p:
+        first = p.submit(tasks.sleep_then, 0.3, "first", timeout=10)
+        hang = p.submit(tasks.sleep_then, 30, "late", timeout=0.5)
+        behind = [p.submit(tasks.add, i, 1, timeout=10) for i in range(3)]
+        assert first.result(timeout=10) == "first"
+        with pytest.raises(TaskTimeout):
+            hang.result(timeout=10)
+        assert [f.result(timeout=10) for f in behind] == [1, 2, 3]
+
+
+def test_a_task_posted_behind_a_crashing_one_still_runs() -> None:
+    with WorkPool(1, name="behind-crash") as p:
+        first = p.submit(tasks.sleep_then, 0.3, "first", timeout=10)
+        crash = p.submit(tasks.die, timeout=10)
+        behind = [p.submit(tasks.add, i, 10, timeout=10) for i in range(3)]
+        assert first.result(timeout=10) == "first"
+        with pytest.raises(TaskCrashed):
+            crash.result(timeout=10)
+        assert [f.result(timeout=10) for f in behind] == [10, 11, 12]
+
+
+def test_a_worker_killed_while_idle_fails_no_task() -> None:
+    with WorkPool(1, name="idle-death") as p:
+        pid = p.run(tasks.pid, timeout=10)
+        os.kill(pid, 9)
+        time.sleep(0.2)
+        assert p.run(tasks.add, 2, 2, timeout=10) == 4
+        assert p.run(tasks.pid, timeout=10) != pid
+
+
+def test_results_come_back_for_every_task_of_a_long_queue_in_order_of_posting() -> None:
+    with WorkPool(2, name="long-queue") as p:
+        futures = [p.submit(tasks.add, i, 0, timeout=10) for i in range(200)]
+        assert [f.result(timeout=30) for f in futures] == list(range(200))
+
+
+def test_a_fast_task_submitted_right_after_a_slow_one_goes_to_the_idle_worker() -> None:
+    # fewer tasks wait than there are workers: none is posted behind the slow one
+    with WorkPool(2, name="no-queue") as p:
+        slow = p.submit(tasks.sleep_then, 3, "slow", timeout=10)
+        fast = p.submit(tasks.add, 1, 2, timeout=10)
+        assert fast.result(timeout=2) == 3
+        assert not slow.done()
+        assert slow.result(timeout=10) == "slow"
+
+
+def test_closing_runs_what_was_submitted_first() -> None:
+    p = WorkPool(2, name="draining")
+    futures = [p.submit(tasks.sleep_then, 0.05, str(i), timeout=10) for i in range(10)]
+    p.close()
+    assert [f.result(timeout=0) for f in futures] == [str(i) for i in range(10)]
+
+
+def test_a_task_that_does_not_pickle_fails_alone(pool: WorkPool) -> None:
+    with pytest.raises(Exception, match="pickle"):
+        pool.run(tasks.add, lambda: 1, 2, timeout=10)
+    assert pool.run(tasks.add, 5, 6, timeout=10) == 11
+
+
 def test_closed_pool_refuses_work() -> None:
     p = WorkPool(1, name="closing")
     p.close()

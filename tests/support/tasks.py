@@ -24,6 +24,10 @@ def die() -> None:
     os.kill(os.getpid(), signal.SIGKILL)
 
 
+def pid() -> int:
+    return os.getpid()
+
+
 def niceness() -> int:
     return os.nice(0)
 
