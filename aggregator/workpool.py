@@ -105,8 +105,8 @@ class _Worker:
     Holds up to ``_DEPTH`` tasks: the one running and the next, posted while it runs, so the
     process starts the next as soon as it sends a result instead of waiting for the parent's
     thread to be scheduled (it waits for the GIL of a busy parent: in the end-to-end benchmark
-    both cores stood idle for 0.6-0.7 ms an article with one task a worker, 0.33-0.41 with
-    two). Results come back in the order the tasks were posted;
+    both cores stood idle for 0.59-0.69 ms an article with one task a worker, 0.27-0.41
+    with two). Results come back in the order the tasks were posted;
     a task's time limit counts from when the one before it finished."""
 
     def __init__(self, context: Any, nice: int = 0) -> None:
