@@ -4,6 +4,7 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -56,28 +57,27 @@ def test_a_slow_task_does_not_block_a_fast_one_on_the_other_worker(pool: WorkPoo
     assert slow.result() == "slow"
 
 
-def test_a_task_posted_behind_a_hanging_one_runs_on_the_replacement_worker() -> None:
-    # one worker: while the first task runs, the hanging one is posted behind it, and while
-    # that one hangs, the next is posted behind it to the same process, which is then killed
-    with WorkPool(1, name="behind-hang") as p:
+@pytest.mark.parametrize(
+    ("failing", "args", "timeout", "error"),
+    [
+        (tasks.sleep_then, (30, "late"), 0.5, TaskTimeout),  # hangs: its process is killed
+        (tasks.die, (), 10, TaskCrashed),  # kills its own process
+    ],
+    ids=["hang", "crash"],
+)
+def test_tasks_posted_behind_a_failing_one_run_on_the_replacement_worker(
+    failing: Callable[..., object], args: tuple[object, ...], timeout: float, error: type
+) -> None:
+    # one worker: while the first task runs, the failing one is posted behind it, and while
+    # that one runs, the next is posted behind it to the same process, which then dies
+    with WorkPool(1, name="behind") as p:
         first = p.submit(tasks.sleep_then, 0.3, "first", timeout=10)
-        hang = p.submit(tasks.sleep_then, 30, "late", timeout=0.5)
+        doomed = p.submit(failing, *args, timeout=timeout)
         behind = [p.submit(tasks.add, i, 1, timeout=10) for i in range(3)]
         assert first.result(timeout=10) == "first"
-        with pytest.raises(TaskTimeout):
-            hang.result(timeout=10)
+        with pytest.raises(error):
+            doomed.result(timeout=10)
         assert [f.result(timeout=10) for f in behind] == [1, 2, 3]
-
-
-def test_a_task_posted_behind_a_crashing_one_still_runs() -> None:
-    with WorkPool(1, name="behind-crash") as p:
-        first = p.submit(tasks.sleep_then, 0.3, "first", timeout=10)
-        crash = p.submit(tasks.die, timeout=10)
-        behind = [p.submit(tasks.add, i, 10, timeout=10) for i in range(3)]
-        assert first.result(timeout=10) == "first"
-        with pytest.raises(TaskCrashed):
-            crash.result(timeout=10)
-        assert [f.result(timeout=10) for f in behind] == [10, 11, 12]
 
 
 def test_a_worker_killed_while_idle_fails_no_task() -> None:
