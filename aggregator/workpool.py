@@ -160,6 +160,10 @@ class _Worker:
         except (EOFError, OSError, BrokenPipeError) as exc:
             self._fail_first(TaskCrashed(f"worker process died: {exc!r}"))
             return
+        except Exception as exc:  # the whole result was read but does not unpickle
+            self.posted.popleft()
+            task.future.set_exception(TaskCrashed(f"result could not be read back: {exc!r}"))
+            return
         self.posted.popleft()
         if ok:
             task.future.set_result(value)

@@ -114,8 +114,14 @@ def test_closing_runs_what_was_submitted_first() -> None:
 
 def test_a_task_that_does_not_pickle_fails_alone(pool: WorkPool) -> None:
     with pytest.raises(Exception, match="pickle"):
-        pool.run(tasks.add, lambda: 1, 2, timeout=10)
+        pool.submit(tasks.add, lambda: 1, 2, timeout=10).result(timeout=10)
     assert pool.run(tasks.add, 5, 6, timeout=10) == 11
+
+
+def test_a_result_that_does_not_unpickle_fails_alone(pool: WorkPool) -> None:
+    with pytest.raises(TaskCrashed, match="refused to unpickle"):
+        pool.submit(tasks.unreadable, timeout=10).result(timeout=10)
+    assert pool.run(tasks.add, 7, 8, timeout=10) == 15
 
 
 def test_closed_pool_refuses_work() -> None:

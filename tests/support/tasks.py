@@ -24,6 +24,21 @@ def die() -> None:
     os.kill(os.getpid(), signal.SIGKILL)
 
 
+class Unreadable:
+    """Pickles, but unpickling it raises (as a result object of a broken class would)."""
+
+    def __reduce__(self) -> tuple[object, tuple[()]]:
+        return (_refuse, ())
+
+
+def _refuse() -> None:
+    raise ValueError("refused to unpickle")
+
+
+def unreadable() -> Unreadable:
+    return Unreadable()
+
+
 def pid() -> int:
     return os.getpid()
 
