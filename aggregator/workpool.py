@@ -94,9 +94,15 @@ def _read_into(conn: Connection, inbox: queue.SimpleQueue[Any]) -> None:
             message = conn.recv()
         except (EOFError, OSError):
             message = _STOP
+        except Exception as exc:  # read whole but does not unpickle here: the task fails
+            message = (_raise, (exc,))
         inbox.put(message)
         if message is _STOP:
             return
+
+
+def _raise(exc: Exception) -> None:
+    raise exc
 
 
 class _Worker:
@@ -106,8 +112,8 @@ class _Worker:
     process starts the next as soon as it sends a result instead of waiting for the parent's
     thread to be scheduled (it waits for the GIL of a busy parent: in the end-to-end benchmark
     both cores stood idle for 0.59-0.69 ms an article with one task a worker, 0.27-0.41
-    with two). Results come back in the order the tasks were posted;
-    a task's time limit counts from when the one before it finished."""
+    with two). Results come back in the order the tasks were posted; a task's time limit
+    counts from when the one before it finished."""
 
     def __init__(self, context: Any, nice: int = 0) -> None:
         self._context = context

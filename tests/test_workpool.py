@@ -124,6 +124,13 @@ def test_a_result_that_does_not_unpickle_fails_alone(pool: WorkPool) -> None:
     assert pool.run(tasks.add, 7, 8, timeout=10) == 15
 
 
+def test_a_task_that_does_not_unpickle_in_the_worker_fails_alone(pool: WorkPool) -> None:
+    future = pool.submit(tasks.length, tasks.Unreadable(), timeout=30)
+    with pytest.raises(ValueError, match="refused to unpickle"):
+        future.result(timeout=10)  # at once, not at the task's limit
+    assert pool.run(tasks.add, 1, 8, timeout=10) == 9
+
+
 def test_closed_pool_refuses_work() -> None:
     p = WorkPool(1, name="closing")
     p.close()

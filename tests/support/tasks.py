@@ -39,6 +39,10 @@ def unreadable() -> Unreadable:
     return Unreadable()
 
 
+def length(value: object) -> int:
+    return len(str(value))
+
+
 def pid() -> int:
     return os.getpid()
 
