@@ -142,7 +142,7 @@ class _Worker:
                 self._conn.send((task.fn, task.args))
                 self.posted.append(task)
                 return
-            except (OSError, BrokenPipeError) as exc:
+            except OSError as exc:  # BrokenPipeError among them
                 died = TaskCrashed(f"worker process died: {exc!r}")
                 if attempt:
                     task.future.set_exception(died)
@@ -163,13 +163,11 @@ class _Worker:
                 self._fail_first(TaskTimeout(f"task exceeded {task.timeout:g}s"))
                 return
             ok, value = self._conn.recv()
-        except (EOFError, OSError, BrokenPipeError) as exc:
+        except (EOFError, OSError) as exc:
             self._fail_first(TaskCrashed(f"worker process died: {exc!r}"))
             return
         except Exception as exc:  # the whole result was read but does not unpickle
-            self.posted.popleft()
-            task.future.set_exception(TaskCrashed(f"result could not be read back: {exc!r}"))
-            return
+            ok, value = False, TaskCrashed(f"result could not be read back: {exc!r}")
         self.posted.popleft()
         if ok:
             task.future.set_result(value)
