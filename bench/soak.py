@@ -55,6 +55,7 @@ from xml.sax.saxutils import escape
 
 import httpx
 
+from bench import proc_cpu
 from storage.store import Store
 from tests.support.cli import local_env
 from tests.support.fetchkit import drip_body
@@ -230,16 +231,7 @@ def is_web(pid: int) -> bool:
 
 
 def children(pid: int) -> list[int]:
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            if int(fields[1]) == pid:
-                found.append(int(entry.name))
-    return found
+    return [child for child, proc in proc_cpu.snapshot().items() if proc.parent == pid]
 
 
 @dataclass
