@@ -70,17 +70,24 @@ class HostGate:
         asked = self._clock()
         state.slots.acquire()
         try:
-            with self._lock:
-                start = max(self._clock(), state.next_start)
-                state.next_start = start + self._delay_s
-            wait = start - self._clock()
-            if self._shared is not None and self._delay_s > 0:
-                wait = max(wait, self._shared(host, self._delay_s))
+            wait = self._reserve(host, state)
             if wait > 0:
                 self._sleep(wait)
             yield max(0.0, self._clock() - asked)
         finally:
             state.slots.release()
+
+    def _reserve(self, host: str, state: _HostState) -> float:
+        """Seconds until this request's start. With a shared schedule, that schedule alone:
+        it holds this process's requests too, and taking a slot in each of two schedules
+        lets two threads take them in opposite orders and wait for the same time (each
+        waiting for the later of its two slots)."""
+        if self._shared is not None and self._delay_s > 0:
+            return self._shared(host, self._delay_s)
+        with self._lock:
+            start = max(self._clock(), state.next_start)
+            state.next_start = start + self._delay_s
+        return start - self._clock()
 
     def _state(self, host: str) -> _HostState:
         with self._lock:

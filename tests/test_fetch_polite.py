@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
@@ -46,6 +48,42 @@ def test_request_starts_on_one_host_are_spaced_by_the_delay(http_server: LocalSe
     gaps = [b - a for a, b in zip(starts.starts, starts.starts[1:], strict=False)]
     assert len(starts.starts) == 6
     assert min(gaps) >= 0.23, gaps
+
+
+class _Schedule:
+    """The database's shared host schedule, in this process: each call takes the next slot
+    (``reserve_host``'s arithmetic). The first call takes its slot late, as a slow round trip
+    to the database would, so the thread that came to the gate first is served second."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._next = float("-inf")
+        self._calls = 0
+
+    def __call__(self, host: str, delay_s: float) -> float:
+        with self._lock:
+            self._calls += 1
+            first = self._calls == 1
+        if first:
+            time.sleep(0.1)
+        with self._lock:
+            now = time.monotonic()
+            start = max(now, self._next)
+            self._next = start + delay_s
+            return start - now
+
+
+def test_a_shared_schedule_spaces_requests_whatever_order_threads_reach_it(
+    http_server: LocalServer,
+) -> None:
+    starts = InFlight()
+    http_server.route("/page", handler=starts)
+    polite = settings(per_host_delay_s=0.3, per_host_concurrency=2)
+    with Fetcher(polite, host_schedule=_Schedule()) as f, ThreadPoolExecutor(2) as pool:
+        list(pool.map(f.fetch, [http_server.url("/page")] * 4))
+    gaps = [b - a for a, b in zip(starts.starts, starts.starts[1:], strict=False)]
+    assert len(starts.starts) == 4
+    assert min(gaps) >= 0.27, gaps
 
 
 def test_different_hosts_do_not_wait_for_each_other(http_server: LocalServer) -> None:
