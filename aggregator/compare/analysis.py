@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import bisect
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
 
 from aggregator.compare.attribution import Attribution, attribute
 from aggregator.compare.model import CompareArticle
@@ -41,6 +42,19 @@ class Doc:
     @property
     def text(self) -> str:
         return self.article.text
+
+
+def analyse_all(articles: Iterable[CompareArticle]) -> list[Doc]:
+    """``analyse`` of each article; a text read before (a reprint word for word, common in
+    a story's copy group) shares that reading instead of being read again."""
+    read: dict[str, Doc] = {}
+    docs = []
+    for article in articles:
+        known = read.get(article.text)
+        doc = replace(known, article=article) if known is not None else analyse(article)
+        read.setdefault(article.text, doc)
+        docs.append(doc)
+    return docs
 
 
 def analyse(article: CompareArticle) -> Doc:

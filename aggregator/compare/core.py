@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from aggregator.compare.align import align_sentences
-from aggregator.compare.analysis import Doc, analyse
+from aggregator.compare.analysis import Doc, analyse_all
 from aggregator.compare.headlines import compare_headlines
 from aggregator.compare.labels import outlet_labels
 from aggregator.compare.lexicon import Lexicons
@@ -45,7 +45,7 @@ def compare_cluster(
     lexicons = lexicons or NO_LEXICONS
     outlet_map = _outlet_map(outlets)
     ordered = _in_time_order(list(articles), now, options)
-    docs = [analyse(article) for article, _ in ordered]
+    docs = analyse_all(article for article, _ in ordered)
     similarity = compare_texts(docs, options)
     vocab = cluster_vocabulary(docs)
     return {

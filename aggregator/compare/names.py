@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import bisect
 from collections import Counter, defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from aggregator.compare.analysis import Doc
 from aggregator.compare.text import STOPWORDS, Token, word_set
@@ -55,6 +55,11 @@ class Vocabulary:
 
     lower: frozenset[str]
     midcap: frozenset[str]
+    # each text's name mentions under this vocabulary, read once (quotes and omissions both
+    # need them; reprints word for word share them)
+    mentions: dict[str, tuple[tuple[int, str], ...]] = field(
+        default_factory=dict, compare=False, repr=False
+    )
 
     @property
     def names(self) -> frozenset[str]:
@@ -92,8 +97,15 @@ def doc_names(doc: Doc, vocab: Vocabulary) -> Counter[str]:
     return Counter(phrase for _, phrase in name_mentions(doc, vocab))
 
 
-def name_mentions(doc: Doc, vocab: Vocabulary) -> list[tuple[int, str]]:
+def name_mentions(doc: Doc, vocab: Vocabulary) -> tuple[tuple[int, str], ...]:
     """Each name mention of the article as (character offset, phrase), in text order."""
+    found = vocab.mentions.get(doc.text)
+    if found is None:
+        found = vocab.mentions[doc.text] = tuple(_mentions(doc, vocab))
+    return found
+
+
+def _mentions(doc: Doc, vocab: Vocabulary) -> list[tuple[int, str]]:
     found: list[tuple[int, str]] = []
     for first, last in doc.sentence_tokens:
         tokens = doc.tokens[first:last]
