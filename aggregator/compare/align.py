@@ -10,6 +10,7 @@ neither shared nor unique.
 
 from __future__ import annotations
 
+import bisect
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 from typing import Any
@@ -72,10 +73,11 @@ def _match(
             postings[gram].append(u)
     best: dict[tuple[int, int], dict[str, tuple[float, str, _Unit]]] = defaultdict(dict)
     for u, unit in enumerate(units):
-        shared: Counter[int] = Counter()
+        later: list[int] = []  # each posting list is in unit order: its units after u
         for gram in unit.grams:
-            shared.update(v for v in postings[gram] if v > u)
-        for v, count in shared.items():
+            units_of = postings[gram]
+            later.extend(units_of[bisect.bisect_right(units_of, u) :])
+        for v, count in Counter(later).items():
             other = units[v]
             if other.outlet == unit.outlet:
                 continue

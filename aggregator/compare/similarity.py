@@ -25,7 +25,7 @@ from aggregator.compare.text import is_content_word, rounded, word_ngrams
 
 
 class _Shingles:
-    """Word n-grams of every article as integer ids."""
+    """Word n-grams of every article as integer ids (0 .. ``size`` - 1)."""
 
     def __init__(self, docs: list[Doc], n: int) -> None:
         ids: dict[tuple[str, ...], int] = {}
@@ -35,12 +35,20 @@ class _Shingles:
             grams = word_ngrams([t.lower for t in doc.tokens], n)
             self.arrays.append(np.array([ids.setdefault(g, len(ids)) for g in grams], dtype=int))
         self.sets = [set(a.tolist()) for a in self.arrays]
+        self.size = len(ids)
 
-    def coverage(self, i: int, others: np.ndarray[Any, Any], length: int) -> np.ndarray[Any, Any]:
-        """Which words of article ``i`` lie in an n-gram found in ``others``."""
-        if length == 0 or self.arrays[i].size == 0 or others.size == 0:
+    def mask(self, members: list[int]) -> np.ndarray[Any, Any]:
+        """True for each n-gram id that some article of ``members`` has."""
+        found = np.zeros(self.size, dtype=bool)
+        for i in members:
+            found[self.arrays[i]] = True
+        return found
+
+    def coverage(self, i: int, found: np.ndarray[Any, Any], length: int) -> np.ndarray[Any, Any]:
+        """Which words of article ``i`` lie in an n-gram ``found`` marks (see ``mask``)."""
+        if length == 0 or self.arrays[i].size == 0:
             return np.zeros(length, dtype=bool)
-        starts = np.isin(self.arrays[i], others).astype(int)
+        starts = found[self.arrays[i]].astype(int)
         return np.convolve(starts, np.ones(self.n, dtype=int))[:length] > 0
 
 
@@ -48,18 +56,15 @@ def compare_texts(docs: list[Doc], options: CompareOptions) -> dict[str, Any]:
     outlets = sorted({d.outlet for d in docs})
     shingles = _Shingles(docs, options.copy_ngram)
     by_outlet = {
-        o: np.unique(
-            np.concatenate([shingles.arrays[i] for i, d in enumerate(docs) if d.outlet == o])
-        )
-        for o in outlets
+        o: shingles.mask([i for i, d in enumerate(docs) if d.outlet == o]) for o in outlets
     }
     groups, best = _copy_groups(docs, shingles, options)
     group_of = {a: g["id"] for g in groups for a in g["articles"]}
     articles = {}
+    outlets_with = np.sum([by_outlet[o] for o in outlets], axis=0, dtype=int)
+    elsewhere = {o: outlets_with > by_outlet[o] for o in outlets}  # in some other outlet
     for i, doc in enumerate(docs):
-        others = [by_outlet[o] for o in outlets if o != doc.outlet]
-        pool = np.unique(np.concatenate(others)) if others else np.array([], dtype=int)
-        covered = shingles.coverage(i, pool, len(doc.tokens))
+        covered = shingles.coverage(i, elsewhere[doc.outlet], len(doc.tokens))
         articles[doc.id] = {
             "outlet": doc.outlet,
             **_shares(covered, np.array(doc.in_quote, dtype=bool)),
