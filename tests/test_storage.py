@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from sqlalchemy import text
 
 from aggregator.types import ArticleDraft, DateSource, FeedState, OutletConfig, PageOutcome
-from storage.db import migrate
+from storage.db import json_text, migrate
 from storage.store import Store
 from tests.support.statements import captured
 
@@ -288,3 +292,22 @@ def test_postgres_search_rows_follow_title_and_text_only(pg_url: str) -> None:
         assert _search_row(store, page.article_id) is None
     finally:
         store.close()
+
+
+_SCALARS = st.none() | st.booleans() | st.integers(-(2**63), 2**63 - 1) | st.text()
+_FLOATS = st.floats(allow_nan=False, allow_infinity=False)
+_JSON = st.recursive(
+    _SCALARS | _FLOATS,
+    lambda inner: (
+        st.lists(inner, max_size=4)
+        | st.dictionaries(st.text() | st.integers(-1000, 1000), inner, max_size=4)
+    ),
+    max_leaves=20,
+)
+
+
+@given(_JSON)
+def test_json_columns_read_back_what_the_standard_encoder_would_have_stored(value: Any) -> None:
+    """JSON columns are written with orjson: any value, integer keys included, reads back
+    as it did when they were written with ``json.dumps``."""
+    assert json.loads(json_text(value)) == json.loads(json.dumps(value))
