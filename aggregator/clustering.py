@@ -31,6 +31,7 @@ from aggregator.extract import extractor_name
 from aggregator.log import event
 from aggregator.settings import DEFAULT_LEXICONS_PATH, Settings
 from aggregator.types import Article
+from aggregator.workpool import WorkPool
 from storage.assignments import ClusterMove, IdfSnapshot, RestoreRow
 from storage.clusters import MembershipRecord, StoredSignature
 from storage.corrections import Correction as StoredCorrection
@@ -102,13 +103,15 @@ class Clusterer:
                 self._cluster(engine, articles)
         return len(articles)
 
-    def refresh(self, limit: int, stop: Callable[[], bool] = lambda: False) -> int:
+    def refresh(
+        self, limit: int, stop: Callable[[], bool] = lambda: False, pool: WorkPool | None = None
+    ) -> int:
         """Recompute up to ``limit`` stale comparisons (a job of its own, so a burst of
         articles is clustered first and each changed story compared once after it), until
         ``stop()``."""
         if self.refresher is None or not self._lock_free_mine():
             return 0
-        return self.refresher.run(limit, stop)
+        return self.refresher.run(limit, stop, pool)
 
     def _lock_free_mine(self) -> bool:
         with self._lock:

@@ -99,6 +99,11 @@ class ExtractorPool:
         self.window = window or 4 * self._pool.size
 
     @property
+    def pool(self) -> WorkPool:
+        """The worker processes (shared with other pure work when extraction is idle)."""
+        return self._pool
+
+    @property
     def size(self) -> int:
         """How many worker processes extract at once."""
         return self._pool.size

@@ -22,6 +22,7 @@ from aggregator.feedpoll import FeedPoller, FeedReport
 from aggregator.log import event
 from aggregator.pages import PageReport, PageStage
 from aggregator.types import Feed
+from aggregator.workpool import WorkPool
 from storage.store import Store
 
 log = logging.getLogger("newsagg.pipeline")
@@ -39,8 +40,11 @@ class ClusterStage(Protocol):
         """Cluster up to ``limit`` ready articles; returns how many were handled."""
         ...
 
-    def refresh(self, limit: int, stop: Callable[[], bool] = ...) -> int:
-        """Recompute up to ``limit`` stale comparisons, until ``stop()``; returns how many."""
+    def refresh(
+        self, limit: int, stop: Callable[[], bool] = ..., pool: WorkPool | None = None
+    ) -> int:
+        """Recompute up to ``limit`` stale comparisons, until ``stop()``, in ``pool``'s
+        workers when given; returns how many."""
         ...
 
 
@@ -75,6 +79,7 @@ class Pipeline:
         lease_s: float = 300.0,
         page_batch: int = 50,
         cluster_batch: int = 500,
+        compare_pool: WorkPool | None = None,
     ) -> None:
         self.store = store
         self.poller = poller
@@ -87,6 +92,9 @@ class Pipeline:
         self.lease_s = lease_s
         self.page_batch = page_batch
         self.cluster_batch = cluster_batch
+        # ``run_once`` computes its comparisons in these workers (the extraction pool, idle by
+        # then); the service's comparison job runs beside extraction and does not
+        self.compare_pool = compare_pool
         self._on_new_articles: Callable[[], None] = lambda: None  # see ingest
 
     def poll_feeds(
@@ -167,15 +175,16 @@ class Pipeline:
         limit: int | None = None,
         progress: Progress | None = None,
         stop: Callable[[], bool] = lambda: False,
+        pool: WorkPool | None = None,
     ) -> int:
         """Recompute stale comparisons (all of them, or up to ``limit``), until ``stop()``
-        says so between two stories."""
+        says so between two stories; in ``pool``'s workers when given."""
         if self.clusterer is None:
             return 0
         total = 0
         while (limit is None or total < limit) and not stop():
             batch = 100 if limit is None else min(100, limit - total)
-            done = self.clusterer.refresh(batch, stop)
+            done = self.clusterer.refresh(batch, stop, pool)
             total += done
             if progress and done:
                 progress("compare", done)
@@ -197,7 +206,7 @@ class Pipeline:
             ),
             progress=progress,
         )
-        report.compared = self.compare(progress=progress)
+        report.compared = self.compare(progress=progress, pool=self.compare_pool)
         event(
             log,
             "pass.done",

@@ -26,7 +26,7 @@ from storage.feeds import SyncReport
 from storage.store import Store
 
 # what the worker processes run: the fork server imports them once (see workpool.preload)
-WORKER_MODULES = ("aggregator.parse", "aggregator.extract_pool")
+WORKER_MODULES = ("aggregator.parse", "aggregator.extract_pool", "aggregator.comparing")
 
 
 def utc_now() -> datetime:
@@ -123,5 +123,6 @@ def build_runtime(
         feed_workers=settings.poll.feed_workers,
         feeds_per_claim=settings.poll.feeds_per_tick,
         lease_s=settings.poll.lease_seconds,
+        compare_pool=extractor.pool,
     )
     return Runtime(settings, store, fetcher, parse_pool, extractor, pipeline, owner)

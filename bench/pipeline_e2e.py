@@ -232,7 +232,9 @@ def pipeline_run(
         )
         if overlap:
             stages = (("ingest", lambda: pipeline.ingest(feeds)),)
-        for stage, call in (*stages, ("compare", pipeline.compare)):
+        # as `poll --once` compares: in the extraction workers, idle once the pages are done
+        compare = ("compare", lambda: pipeline.compare(pool=pipeline.compare_pool))
+        for stage, call in (*stages, compare):
             started, cpu, procs = time.perf_counter(), cpu_seconds(), proc_cpu.snapshot()
             call()
             timings[stage] = time.perf_counter() - started

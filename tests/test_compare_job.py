@@ -5,13 +5,17 @@ soak's 120 s grace after SIGTERM); the stories it did not reach stay stale for t
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
+import pytest
 from sqlalchemy import select
 
+from aggregator import comparing
 from aggregator.clustering import build_cluster_stage
 from aggregator.jobs import Jobs
 from aggregator.settings import Settings
-from storage.models import StoryClusterRow
+from aggregator.workpool import WorkPool
+from storage.models import StoryClusterRow, StoryComparisonRow
 from storage.store import Store
 from tests.support.runtime import runtime
 from tests.support.webdata import NOW, filled
@@ -45,6 +49,54 @@ def test_refreshing_comparisons_stops_between_stories_and_leaves_the_rest_stale(
         assert _stale(store) == stories[2:]  # the first two (by id) were compared
         assert stage.refresh(10, lambda: True) == 0 and _stale(store) == stories[2:]
         assert stage.refresh(10) == 4 and _stale(store) == []
+
+
+def _comparisons(store: Store) -> dict[int, Any]:
+    with store.engine.connect() as conn:
+        rows = conn.execute(select(StoryComparisonRow.cluster_id, StoryComparisonRow.comparison))
+        return {row.cluster_id: row.comparison for row in rows}
+
+
+def _all_stale(store: Store) -> None:
+    with store.engine.begin() as conn:
+        conn.execute(StoryClusterRow.__table__.update().values(comparison_stale=True))
+
+
+@pytest.mark.parametrize("limit_s", [comparing.POOL_TIMEOUT_S, 1e-9])
+def test_comparisons_made_in_worker_processes_are_those_made_here(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    limit_s: float,
+) -> None:
+    """``poll --once`` lends its idle extraction workers to the comparisons; what they store
+    is what the job computes in its own process. A worker that fails one (here: every one
+    over its time limit) leaves it to be computed here, nothing lost."""
+    url = f"sqlite:///{tmp_path / 'compare.db'}"
+    data = filled(url, basil_path(), stories=6)
+    with Store.open(url) as store:
+        _all_stale(store)
+        stage = build_cluster_stage(Settings(), store, clock=lambda: NOW)
+        assert stage.refresh(10) == 6
+        here = _comparisons(store)
+        _all_stale(store)
+        monkeypatch.setattr(comparing, "POOL_TIMEOUT_S", limit_s)
+        with WorkPool(2, name="compare-test") as pool:
+            submitted: list[object] = []
+            submit = pool.submit
+
+            def counted(*args: Any, timeout: float) -> Any:
+                submitted.append(args[0])
+                return submit(*args, timeout=timeout)
+
+            monkeypatch.setattr(pool, "submit", counted)
+            assert stage.refresh(10, pool=pool) == 6
+        assert len(submitted) == 6  # every story went to the workers
+        assert _stale(store) == []
+        assert _comparisons(store) == here
+        assert sorted(here) == sorted(data.clusters.values())
+    failed = [r for r in caplog.records if "comparison.pool_failed" in r.getMessage()]
+    assert len(failed) == (6 if limit_s < 1 else 0)
 
 
 def test_the_compare_job_does_nothing_once_the_service_is_stopping(tmp_path: Path) -> None:
