@@ -18,7 +18,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import datetime
 
-from aggregator.compare import CompareArticle, Lexicons, OutletInfo, compare_cluster
+from aggregator.compare import CompareArticle, CompareJob, Lexicons, OutletInfo
 from aggregator.log import event
 from aggregator.types import Article
 from aggregator.workpool import WorkPool
@@ -95,7 +95,7 @@ class ComparisonRefresher:
                     break
                 started = time.perf_counter()
                 job = self._prepare(next_id, outlets)
-                in_flight.append((job, pool.submit(job.compute, timeout=POOL_TIMEOUT_S), started))
+                in_flight.append((job, pool.submit(job.work.run, timeout=POOL_TIMEOUT_S), started))
             if not in_flight:
                 return
             job, future, started = in_flight.popleft()
@@ -108,9 +108,8 @@ class ComparisonRefresher:
         revisions = self.store.articles.revisions_many([a.id for a in articles])
         groups = {article_id: record.copy_group for article_id, record in chosen}
         inputs = [compare_input(a, groups.get(a.id), revisions.get(a.id, [])) for a in articles]
-        return _Job(
-            cluster_id, inputs, outlets, self.lexicons, self.clock(), len(chosen), len(members)
-        )
+        work = CompareJob(tuple(inputs), outlets, self.lexicons, self.clock())
+        return _Job(cluster_id, work, len(chosen), len(members))
 
     @staticmethod
     def _finish(job: _Job, comparison: dict[str, object]) -> dict[str, object]:
@@ -167,18 +166,16 @@ def compare_input(
 
 @dataclass(frozen=True, slots=True)
 class _Job:
-    """One story's comparison, ready to compute here or in a worker process (it pickles)."""
+    """One story's comparison: its work (``CompareJob``, which pickles: a worker process can
+    run it) and how many of its members it compares."""
 
     cluster_id: int
-    inputs: list[CompareArticle]
-    outlets: dict[str, OutletInfo]
-    lexicons: Lexicons | None
-    now: datetime
+    work: CompareJob
     compared: int
     members: int
 
     def compute(self) -> dict[str, object]:
-        return compare_cluster(self.inputs, self.outlets, self.lexicons, now=self.now)
+        return self.work.run()
 
 
 def _pooled(job: _Job, future: Future[dict[str, object]]) -> dict[str, object]:

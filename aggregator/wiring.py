@@ -26,7 +26,7 @@ from storage.feeds import SyncReport
 from storage.store import Store
 
 # what the worker processes run: the fork server imports them once (see workpool.preload)
-WORKER_MODULES = ("aggregator.parse", "aggregator.extract_pool", "aggregator.comparing")
+WORKER_MODULES = ("aggregator.parse", "aggregator.extract_pool", "aggregator.compare")
 
 
 def utc_now() -> datetime:

@@ -9,7 +9,7 @@ Public API::
     split_sentences(text) -> list[Sentence]
 """
 
-from aggregator.compare.core import compare_cluster
+from aggregator.compare.core import CompareJob, compare_cluster
 from aggregator.compare.lexicon import (
     LexiconGroup,
     Lexicons,
@@ -24,6 +24,7 @@ from aggregator.compare.sentences import Sentence, split_sentences
 __all__ = [
     "COMPARE_VERSION",
     "CompareArticle",
+    "CompareJob",
     "CompareOptions",
     "LexiconGroup",
     "Lexicons",

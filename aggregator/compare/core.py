@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -23,6 +24,19 @@ from aggregator.compare.text import iso
 from aggregator.compare.timeline import Timing, article_timing, build_timeline
 
 NO_LEXICONS = Lexicons(groups=())
+
+
+@dataclass(frozen=True, slots=True)
+class CompareJob:
+    """``compare_cluster``'s arguments, to run here or in a worker process (it pickles)."""
+
+    articles: tuple[CompareArticle, ...]
+    outlets: Mapping[str, OutletInfo]
+    lexicons: Lexicons | None
+    now: datetime | None
+
+    def run(self) -> dict[str, Any]:
+        return compare_cluster(self.articles, self.outlets, self.lexicons, now=self.now)
 
 
 def compare_cluster(
