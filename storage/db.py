@@ -6,6 +6,7 @@ PostgreSQL goes through psycopg 3. ``migrate()`` upgrades either to the Alembic 
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -29,8 +30,12 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 def json_text(value: Any) -> str:
     """JSON columns' text: orjson, not the standard library's encoder, which took two thirds
     of ``poll --once``'s time storing comparisons (documents of hundreds of kilobytes).
-    Non-string keys become strings, as ``json.dumps`` makes them; read back the same."""
-    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+    Non-string keys become strings, as ``json.dumps`` makes them; read back the same. What
+    orjson refuses (an integer past 64 bits, say) goes to ``json.dumps`` as before."""
+    try:
+        return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+    except orjson.JSONEncodeError:
+        return json.dumps(value)
 
 
 def is_sqlite(url: str) -> bool:

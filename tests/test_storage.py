@@ -294,7 +294,7 @@ def test_postgres_search_rows_follow_title_and_text_only(pg_url: str) -> None:
         store.close()
 
 
-_SCALARS = st.none() | st.booleans() | st.integers(-(2**63), 2**63 - 1) | st.text()
+_SCALARS = st.none() | st.booleans() | st.integers() | st.text()  # past 64 bits too
 _FLOATS = st.floats(allow_nan=False, allow_infinity=False)
 _JSON = st.recursive(
     _SCALARS | _FLOATS,
