@@ -414,7 +414,17 @@ def recluster_all(settings: Settings, store: Store, *, clock: Clock) -> str:
     while (done := clusterer.run(5000)) > 0:
         total += done
     clusterer.reapply_corrections()
-    while clusterer.refresh(500) > 0:
-        pass
+    refresh_all(clusterer, settings)
     count = store.clusters.count_clusters(params.version)
     return f"reclustered {total} articles into {count} story clusters with {params.version}"
+
+
+def refresh_all(clusterer: Clusterer, settings: Settings) -> int:
+    """Every stale comparison, computed on every core: what ``newsagg recluster`` and
+    ``newsagg import`` leave (every story of a rebuild), with no page to extract beside it,
+    so in a work pool of their own (``extract.workers`` processes, 0: one per core)."""
+    total = 0
+    with WorkPool(settings.extract.workers, name="compare", nice=settings.service.nice) as pool:
+        while (done := clusterer.refresh(500, pool=pool)) > 0:
+            total += done
+    return total

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from aggregator.clustering import Clusterer, build_cluster_stage
+from aggregator.clustering import Clusterer, build_cluster_stage, refresh_all
 from aggregator.corpus import CorpusRecord, read_corpus
 from aggregator.errors import InputError
 from aggregator.outlets import slugify
@@ -82,8 +82,7 @@ def import_file(
         stored += len(store.articles.insert_drafts(batch, now).new_ids)
     clusterer = build_cluster_stage(settings, store, clock=utc_now)
     clustered = _drain(clusterer, progress)
-    while clusterer.refresh(500) > 0:
-        pass
+    refresh_all(clusterer, settings)
     return ImportReport(
         read=len(records),
         stored=stored,
