@@ -22,11 +22,8 @@ from aggregator.compare import (
     analysis,
     compare_cluster,
     comparison_rows,
-    core,
     load_lexicons,
-    speakers,
 )
-from aggregator.compare import names as name_rules
 from tests.support.paths import require_shared_data
 
 REPO = Path(__file__).resolve().parents[1]
@@ -88,30 +85,30 @@ def test_json_deterministic_and_order_free(basil: list[dict[str, Any]], lexicons
 
 
 def test_a_word_for_word_reprint_is_read_once_and_compared_as_if_read_alone(
-    basil: list[dict[str, Any]], lexicons: Any, monkeypatch: pytest.MonkeyPatch
+    basil: list[dict[str, Any]], lexicons: Any
 ) -> None:
-    """Two wire outlets carry the NYT text word for word: their reading (words, sentences,
-    quotes, name mentions) is shared, and the comparison is the one made reading each
-    article on its own."""
+    """Two wire outlets carry the NYT text word for word: what is read from a text (words,
+    sentences, quotes, names, figures, terms) is shared, and the comparison is the one made
+    when every text is read on its own (the same reprints with trailing spaces: texts that
+    differ, words, sentences and offsets that do not)."""
     articles = story(basil, BECK)
     nyt = next(a for a in articles if a.outlet_id == "nyt")
-    copies = [
-        replace(nyt, id=f"copy{n}", outlet_id=f"wire{n}", text=str(nyt.text + " ")[:-1])
-        for n in range(2)
-    ]  # equal texts in distinct str objects, as read from a database
-    cluster = [*articles, *copies]
-    docs = analysis.analyse_all(cluster)
+
+    def reprints(pad: str) -> list[CompareArticle]:
+        return [
+            replace(nyt, id=f"copy{n}", outlet_id=f"wire{n}", text=nyt.text + pad * (n + 1))
+            for n in range(2)
+        ]
+
+    word_for_word = [replace(r, text=str(nyt.text + " ")[:-1]) for r in reprints("")]
+    docs = analysis.analyse_all([*articles, *word_for_word])
     assert docs[-1].tokens is docs[-2].tokens is next(d for d in docs if d.id == nyt.id).tokens
-    assert [(d.id, d.outlet) for d in docs] == [(a.id, a.outlet_id) for a in cluster]
-    shared = compare_cluster(cluster, (), lexicons, now=SEEN)
-    monkeypatch.setattr(core, "analyse_all", lambda items: [analysis.analyse(a) for a in items])
-    monkeypatch.setattr(
-        name_rules, "name_mentions", lambda doc, vocab: tuple(name_rules._mentions(doc, vocab))
-    )
-    monkeypatch.setattr(speakers, "name_mentions", name_rules.name_mentions)
-    alone = compare_cluster(cluster, (), lexicons, now=SEEN)
+    assert [d.id for d in docs[-2:]] == ["copy0", "copy1"]
+    shared = compare_cluster([*articles, *word_for_word], (), lexicons, now=SEEN)
+    alone = compare_cluster([*articles, *reprints(" ")], (), lexicons, now=SEEN)
     assert json.dumps(shared, sort_keys=True) == json.dumps(alone, sort_keys=True)
     assert {"wire0", "wire1"} <= set(shared["sentences"]["outlets"])
+    assert shared["quotes"]["items"] and shared["terms"]["groups"]
 
 
 def test_sentence_alignment_of_the_beck_story(basil: list[dict[str, Any]]) -> None:

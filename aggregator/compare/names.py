@@ -68,6 +68,7 @@ class Vocabulary:
 
 
 def cluster_vocabulary(docs: list[Doc]) -> Vocabulary:
+    docs = list({doc.text: doc for doc in docs}.values())  # each text once: sets of words
     lower = {t.lower for d in docs for t in d.tokens if t.text[:1].islower()}
     midcap: set[str] = set()
     for doc in docs:

@@ -33,7 +33,8 @@ def find_omissions(docs: list[Doc], vocab: Vocabulary, options: CompareOptions) 
     phrases: dict[str, Counter[str]] = defaultdict(Counter)
     for doc in docs:
         phrases[doc.outlet].update(doc_names(doc, vocab))
-    figures = {doc.id: find_figures(doc.text) for doc in docs}
+    by_text: dict[str, list[Figure]] = {}  # a reprint word for word has the same figures
+    figures = {doc.id: _figures(doc.text, by_text) for doc in docs}
     names = _name_omissions(phrases, outlets)
     numbers = _number_omissions(docs, figures, outlets)
     return {
@@ -42,6 +43,13 @@ def find_omissions(docs: list[Doc], vocab: Vocabulary, options: CompareOptions) 
         "casualty_figures": _casualties(docs, figures, outlets),
         "by_outlet": _by_outlet(names, numbers, outlets),
     }
+
+
+def _figures(text: str, by_text: dict[str, list[Figure]]) -> list[Figure]:
+    found = by_text.get(text)
+    if found is None:
+        found = by_text[text] = find_figures(text)
+    return found
 
 
 def _name_omissions(phrases: dict[str, Counter[str]], outlets: list[str]) -> list[dict[str, Any]]:

@@ -14,14 +14,15 @@ from typing import Any
 from aggregator.compare.analysis import Doc
 from aggregator.compare.model import CompareOptions
 from aggregator.compare.names import Vocabulary
-from aggregator.compare.speakers import named, resolve_speakers
+from aggregator.compare.speakers import Speaker, named, resolve_speakers
 from aggregator.compare.text import word_ngrams, words
 
 SHORT_WORDS = 4
 
 
 def compare_quotes(docs: list[Doc], vocab: Vocabulary, options: CompareOptions) -> dict[str, Any]:
-    items = [item for doc in docs for item in _article_quotes(doc, vocab)]
+    read: dict[str, tuple[list[Speaker], list[list[str]]]] = {}  # per text: reprints share
+    items = [item for doc in docs for item in _article_quotes(doc, vocab, read)]
     grams = [frozenset(word_ngrams(item.pop("_words"), 3)) for item in items]
     roots = _group(items, grams, options)
     members: dict[int, list[int]] = defaultdict(list)
@@ -40,12 +41,16 @@ def compare_quotes(docs: list[Doc], vocab: Vocabulary, options: CompareOptions) 
     return {"items": items, "groups": groups, "by_outlet": _by_outlet(items)}
 
 
-def _article_quotes(doc: Doc, vocab: Vocabulary) -> list[dict[str, Any]]:
+def _article_quotes(
+    doc: Doc, vocab: Vocabulary, read: dict[str, tuple[list[Speaker], list[list[str]]]]
+) -> list[dict[str, Any]]:
     found: list[dict[str, Any]] = []
-    speakers = resolve_speakers(doc, vocab)
+    if doc.text not in read:
+        read[doc.text] = (resolve_speakers(doc, vocab), [words(q.span.text) for q in doc.quotes])
+    speakers, quoted_words = read[doc.text]
     for n, (quote, speaker) in enumerate(zip(doc.quotes, speakers, strict=True)):
         attribution = quote.attribution
-        quote_words = words(quote.span.text)
+        quote_words = list(quoted_words[n])
         found.append(
             {
                 "id": f"{doc.id}#{n}",

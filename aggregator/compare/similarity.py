@@ -14,7 +14,7 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from typing import Any
 
 import numpy as np
@@ -109,12 +109,15 @@ def _shared_matrix(
 
 
 def _cosine(docs: list[Doc], outlets: list[str]) -> dict[str, dict[str, float]]:
-    index: dict[str, int] = {}
+    index: dict[str, int] = {}  # columns in order of first use, as the words come
     rows: dict[str, dict[int, int]] = {o: defaultdict(int) for o in outlets}
+    counted: dict[str, list[tuple[str, int]]] = {}  # a text's content words, counted once
     for doc in docs:
-        for token in doc.tokens:
-            if is_content_word(token.lower):
-                rows[doc.outlet][index.setdefault(token.lower, len(index))] += 1
+        if doc.text not in counted:
+            words = Counter(token.lower for token in doc.tokens)
+            counted[doc.text] = [(w, n) for w, n in words.items() if is_content_word(w)]
+        for word, count in counted[doc.text]:
+            rows[doc.outlet][index.setdefault(word, len(index))] += count
     matrix = np.zeros((len(outlets), max(1, len(index))))
     for r, outlet in enumerate(outlets):
         for column, count in rows[outlet].items():

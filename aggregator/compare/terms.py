@@ -24,7 +24,8 @@ def term_choices(
 ) -> list[dict[str, Any]]:
     """The groups found in the cluster: per outlet, counts, the forms used, snippets."""
     words = outlet_words(docs)
-    matches = {doc.id: matcher.find(doc.tokens, doc.text) for doc in docs}
+    by_text: dict[str, list[TermMatch]] = {}  # a reprint word for word matches the same
+    matches = {doc.id: _matches(matcher, doc, by_text) for doc in docs}
     by_group: dict[int, list[tuple[Doc, TermMatch]]] = defaultdict(list)
     for doc in docs:
         for match in matches[doc.id]:
@@ -33,6 +34,13 @@ def term_choices(
         _group_table(matcher.lexicons.groups[g], by_group[g], words, options)
         for g in sorted(by_group)
     ]
+
+
+def _matches(matcher: Matcher, doc: Doc, by_text: dict[str, list[TermMatch]]) -> list[TermMatch]:
+    found = by_text.get(doc.text)
+    if found is None:
+        found = by_text[doc.text] = matcher.find(doc.tokens, doc.text)
+    return found
 
 
 def _group_table(
