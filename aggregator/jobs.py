@@ -68,9 +68,13 @@ class Jobs:
 
     def compare(self) -> None:
         """Stale comparisons, in their own job: a story that keeps growing is compared at most
-        once per run of this job, not after every article."""
+        once per run of this job, not after every article. They are computed in the
+        extraction workers (a few at a time, queued with the pages), not in this process,
+        whose threads feed those workers and serve the scheduler."""
         with bind(job=f"compare-{uuid.uuid4().hex[:8]}", worker=self.owner):
-            done = self.pipeline.compare(limit=200, stop=self.stopping.is_set)
+            done = self.pipeline.compare(
+                limit=200, stop=self.stopping.is_set, pool=self.pipeline.compare_pool
+            )
             if done:
                 event(log, "compare.done", comparisons=done)
 

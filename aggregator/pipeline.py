@@ -92,8 +92,8 @@ class Pipeline:
         self.lease_s = lease_s
         self.page_batch = page_batch
         self.cluster_batch = cluster_batch
-        # ``run_once`` computes its comparisons in these workers (the extraction pool, idle by
-        # then); the service's comparison job runs beside extraction and does not
+        # the workers that compute comparisons: the extraction pool (``run_once`` once its
+        # pages are done; the service's comparison job with the pages, a few at a time)
         self.compare_pool = compare_pool
         self._on_new_articles: Callable[[], None] = lambda: None  # see ingest
 

@@ -57,6 +57,19 @@ def _comparisons(store: Store) -> dict[int, Any]:
         return {row.cluster_id: row.comparison for row in rows}
 
 
+def _count_tasks(pool: WorkPool, monkeypatch: pytest.MonkeyPatch) -> list[object]:
+    """The tasks handed to ``pool`` from now on (it still runs them)."""
+    submitted: list[object] = []
+    submit = pool.submit
+
+    def counted(*args: Any, timeout: float) -> Any:
+        submitted.append(args[0])
+        return submit(*args, timeout=timeout)
+
+    monkeypatch.setattr(pool, "submit", counted)
+    return submitted
+
+
 def _all_stale(store: Store) -> None:
     with store.engine.begin() as conn:
         conn.execute(StoryClusterRow.__table__.update().values(comparison_stale=True))
@@ -82,14 +95,7 @@ def test_comparisons_made_in_worker_processes_are_those_made_here(
         _all_stale(store)
         monkeypatch.setattr(comparing, "POOL_TIMEOUT_S", limit_s)
         with WorkPool(2, name="compare-test") as pool:
-            submitted: list[object] = []
-            submit = pool.submit
-
-            def counted(*args: Any, timeout: float) -> Any:
-                submitted.append(args[0])
-                return submit(*args, timeout=timeout)
-
-            monkeypatch.setattr(pool, "submit", counted)
+            submitted = _count_tasks(pool, monkeypatch)
             assert stage.refresh(10, pool=pool) == 6
         assert len(submitted) == 6  # every story went to the workers
         assert _stale(store) == []
@@ -99,7 +105,9 @@ def test_comparisons_made_in_worker_processes_are_those_made_here(
     assert len(failed) == (6 if limit_s < 1 else 0)
 
 
-def test_the_compare_job_does_nothing_once_the_service_is_stopping(tmp_path: Path) -> None:
+def test_the_compare_job_does_nothing_once_the_service_is_stopping(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     url = f"sqlite:///{tmp_path / 'compare.db'}"
     data = filled(url, basil_path(), stories=3)
     with runtime(url, []) as rt:
@@ -111,8 +119,11 @@ def test_the_compare_job_does_nothing_once_the_service_is_stopping(tmp_path: Pat
         jobs.compare()
         assert _stale(rt.store) == sorted(data.clusters.values())
         jobs.stopping.clear()
+        assert rt.pipeline.compare_pool is not None
+        submitted = _count_tasks(rt.pipeline.compare_pool, monkeypatch)
         jobs.compare()
         assert _stale(rt.store) == []
+        assert len(submitted) == len(data.clusters)  # computed in the extraction workers
 
 
 class Held:
