@@ -2,10 +2,11 @@
 ``aggregator.compare``): clusters whose membership changed are marked stale by storage and
 recomputed here, largest clusters capped so one giant story cannot stall the job.
 
-Given a work pool (``poll --once`` lends the extraction pool once its pages are done), the
-comparisons are computed on every core while this thread reads the next stories' articles
-and stores the finished ones, in the order of the stale list; a comparison the pool fails
-(a crash, a time limit) is computed here instead, as without a pool.
+Given a work pool (the extraction pool: ``poll --once`` once its pages are done, the
+service's comparison job with the pages; ``import`` and ``recluster`` a pool of their own),
+the comparisons are computed on every core while this thread reads the next stories'
+articles and stores the finished ones, in the order of the stale list; a comparison the pool
+fails (a crash, a time limit) is computed here instead, as without a pool.
 """
 
 from __future__ import annotations
