@@ -28,8 +28,8 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 
 
 def json_text(value: Any) -> str:
-    """JSON columns' text: orjson, not the standard library's encoder, which took two thirds
-    of ``poll --once``'s time storing comparisons (documents of hundreds of kilobytes).
+    """JSON columns' text: orjson, not the standard library's encoder, which took 60 % of the
+    thread that stores ``poll --once``'s comparisons (documents of hundreds of kilobytes).
     Non-string keys become strings, as ``json.dumps`` makes them; read back the same. What
     orjson refuses (an integer past 64 bits, say) goes to ``json.dumps`` as before."""
     try:
