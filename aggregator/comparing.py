@@ -69,7 +69,7 @@ class ComparisonRefresher:
 
     def compare(self, cluster_id: int, outlets: dict[str, OutletInfo]) -> dict[str, object]:
         job = self._prepare(cluster_id, outlets)
-        return self._finish(job, job.compute())
+        return self._finish(job, job.work.run())
 
     def _computed(
         self,
@@ -175,9 +175,6 @@ class _Job:
     compared: int
     members: int
 
-    def compute(self) -> dict[str, object]:
-        return self.work.run()
-
 
 def _pooled(job: _Job, future: Future[dict[str, object]]) -> dict[str, object]:
     """The worker's comparison; computed here when the worker failed it."""
@@ -186,4 +183,4 @@ def _pooled(job: _Job, future: Future[dict[str, object]]) -> dict[str, object]:
     except Exception as exc:  # a crash or the time limit: as without a pool
         event(log, "comparison.pool_failed", level=logging.WARNING, cluster=job.cluster_id,
               error=repr(exc))  # fmt: skip
-        return job.compute()
+        return job.work.run()

@@ -23,7 +23,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
 from aggregator.compare.analysis import Doc
-from aggregator.compare.text import STOPWORDS, Token, word_set
+from aggregator.compare.text import STOPWORDS, Token, read_once, word_set
 
 CONNECTORS = frozenset(
     {"of", "the", "de", "del", "al", "bin", "ibn", "van", "von", "da", "la", "du"}
@@ -100,10 +100,7 @@ def doc_names(doc: Doc, vocab: Vocabulary) -> Counter[str]:
 
 def name_mentions(doc: Doc, vocab: Vocabulary) -> tuple[tuple[int, str], ...]:
     """Each name mention of the article as (character offset, phrase), in text order."""
-    found = vocab.mentions.get(doc.text)
-    if found is None:
-        found = vocab.mentions[doc.text] = tuple(_mentions(doc, vocab))
-    return found
+    return read_once(vocab.mentions, doc.text, lambda: tuple(_mentions(doc, vocab)))
 
 
 def _mentions(doc: Doc, vocab: Vocabulary) -> list[tuple[int, str]]:

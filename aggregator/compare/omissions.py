@@ -11,6 +11,7 @@ within their family (amounts, percentages, other quantities): "$1.2 billion" equ
 from __future__ import annotations
 
 from collections import Counter, defaultdict
+from functools import partial
 from types import MappingProxyType
 from typing import Any
 
@@ -23,6 +24,7 @@ from aggregator.compare.names import (
     person_like,
 )
 from aggregator.compare.numbers import Figure, find_figures
+from aggregator.compare.text import read_once
 
 KIND_ORDER = MappingProxyType({"casualty": 0, "money": 1, "percent": 2, "count": 3, "number": 4})
 CONTEXT_CHARS = 50
@@ -34,7 +36,9 @@ def find_omissions(docs: list[Doc], vocab: Vocabulary, options: CompareOptions) 
     for doc in docs:
         phrases[doc.outlet].update(doc_names(doc, vocab))
     by_text: dict[str, list[Figure]] = {}  # a reprint word for word has the same figures
-    figures = {doc.id: _figures(doc.text, by_text) for doc in docs}
+    figures = {
+        doc.id: read_once(by_text, doc.text, partial(find_figures, doc.text)) for doc in docs
+    }
     names = _name_omissions(phrases, outlets)
     numbers = _number_omissions(docs, figures, outlets)
     return {
@@ -43,13 +47,6 @@ def find_omissions(docs: list[Doc], vocab: Vocabulary, options: CompareOptions) 
         "casualty_figures": _casualties(docs, figures, outlets),
         "by_outlet": _by_outlet(names, numbers, outlets),
     }
-
-
-def _figures(text: str, by_text: dict[str, list[Figure]]) -> list[Figure]:
-    found = by_text.get(text)
-    if found is None:
-        found = by_text[text] = find_figures(text)
-    return found
 
 
 def _name_omissions(phrases: dict[str, Counter[str]], outlets: list[str]) -> list[dict[str, Any]]:

@@ -9,13 +9,14 @@ speaker (``he said``) is resolved as ``speakers`` explains.
 from __future__ import annotations
 
 from collections import Counter, defaultdict
+from functools import partial
 from typing import Any
 
 from aggregator.compare.analysis import Doc
 from aggregator.compare.model import CompareOptions
 from aggregator.compare.names import Vocabulary
 from aggregator.compare.speakers import Speaker, named, resolve_speakers
-from aggregator.compare.text import word_ngrams, words
+from aggregator.compare.text import read_once, word_ngrams, words
 
 SHORT_WORDS = 4
 
@@ -45,9 +46,7 @@ def _article_quotes(
     doc: Doc, vocab: Vocabulary, read: dict[str, tuple[list[Speaker], list[list[str]]]]
 ) -> list[dict[str, Any]]:
     found: list[dict[str, Any]] = []
-    if doc.text not in read:
-        read[doc.text] = (resolve_speakers(doc, vocab), [words(q.span.text) for q in doc.quotes])
-    speakers, quoted_words = read[doc.text]
+    speakers, quoted_words = read_once(read, doc.text, partial(_speakers_and_words, doc, vocab))
     for n, (quote, speaker) in enumerate(zip(doc.quotes, speakers, strict=True)):
         attribution = quote.attribution
         quote_words = list(quoted_words[n])
@@ -73,6 +72,10 @@ def _article_quotes(
             }
         )
     return found
+
+
+def _speakers_and_words(doc: Doc, vocab: Vocabulary) -> tuple[list[Speaker], list[list[str]]]:
+    return resolve_speakers(doc, vocab), [words(q.span.text) for q in doc.quotes]
 
 
 def _key(speaker: str | None) -> str | None:

@@ -15,13 +15,14 @@
 from __future__ import annotations
 
 from collections import Counter, defaultdict
+from functools import partial
 from typing import Any
 
 import numpy as np
 
 from aggregator.compare.analysis import Doc
 from aggregator.compare.model import CompareOptions
-from aggregator.compare.text import is_content_word, rounded, word_ngrams
+from aggregator.compare.text import is_content_word, read_once, rounded, word_ngrams
 
 
 class _Shingles:
@@ -113,10 +114,7 @@ def _cosine(docs: list[Doc], outlets: list[str]) -> dict[str, dict[str, float]]:
     rows: dict[str, dict[int, int]] = {o: defaultdict(int) for o in outlets}
     counted: dict[str, list[tuple[str, int]]] = {}  # a text's content words, counted once
     for doc in docs:
-        if doc.text not in counted:
-            words = Counter(token.lower for token in doc.tokens)
-            counted[doc.text] = [(w, n) for w, n in words.items() if is_content_word(w)]
-        for word, count in counted[doc.text]:
+        for word, count in read_once(counted, doc.text, partial(_content_counts, doc)):
             rows[doc.outlet][index.setdefault(word, len(index))] += count
     matrix = np.zeros((len(outlets), max(1, len(index))))
     for r, outlet in enumerate(outlets):
@@ -129,6 +127,12 @@ def _cosine(docs: list[Doc], outlets: list[str]) -> dict[str, dict[str, float]]:
     return {
         a: {b: rounded(sims[i, j]) for j, b in enumerate(outlets)} for i, a in enumerate(outlets)
     }
+
+
+def _content_counts(doc: Doc) -> list[tuple[str, int]]:
+    """The article's content words with their counts, in order of first use."""
+    counts = Counter(token.lower for token in doc.tokens)
+    return [(word, n) for word, n in counts.items() if is_content_word(word)]
 
 
 def _copy_groups(

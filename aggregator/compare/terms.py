@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections import Counter, defaultdict
+from functools import partial
 from typing import Any
 
 from aggregator.compare.analysis import Doc
 from aggregator.compare.lexicon import LexiconGroup
 from aggregator.compare.lexmatch import Matcher, TermMatch
 from aggregator.compare.model import CompareOptions
-from aggregator.compare.text import rounded
+from aggregator.compare.text import read_once, rounded
 
 
 def outlet_words(docs: list[Doc]) -> dict[str, int]:
@@ -25,7 +26,10 @@ def term_choices(
     """The groups found in the cluster: per outlet, counts, the forms used, snippets."""
     words = outlet_words(docs)
     by_text: dict[str, list[TermMatch]] = {}  # a reprint word for word matches the same
-    matches = {doc.id: _matches(matcher, doc, by_text) for doc in docs}
+    matches = {
+        doc.id: read_once(by_text, doc.text, partial(matcher.find, doc.tokens, doc.text))
+        for doc in docs
+    }
     by_group: dict[int, list[tuple[Doc, TermMatch]]] = defaultdict(list)
     for doc in docs:
         for match in matches[doc.id]:
@@ -34,13 +38,6 @@ def term_choices(
         _group_table(matcher.lexicons.groups[g], by_group[g], words, options)
         for g in sorted(by_group)
     ]
-
-
-def _matches(matcher: Matcher, doc: Doc, by_text: dict[str, list[TermMatch]]) -> list[TermMatch]:
-    found = by_text.get(doc.text)
-    if found is None:
-        found = by_text[doc.text] = matcher.find(doc.tokens, doc.text)
-    return found
 
 
 def _group_table(

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import NamedTuple
+from typing import NamedTuple, TypeVar
 
 
 def word_set(words_: str) -> frozenset[str]:
@@ -119,3 +120,15 @@ def rounded(value: float, places: int = 4) -> float:
 
 def word_ngrams(words_: list[str], n: int) -> list[tuple[str, ...]]:
     return [tuple(words_[i : i + n]) for i in range(len(words_) - n + 1)]
+
+
+_T = TypeVar("_T")
+
+
+def read_once(memo: dict[str, _T], text: str, read: Callable[[], _T]) -> _T:
+    """``read()`` the first time ``text`` comes; for an equal text (a reprint word for word,
+    common in a story's copy group) what it gave then."""
+    found = memo.get(text)
+    if found is None:
+        found = memo[text] = read()
+    return found
