@@ -131,6 +131,43 @@ def test_sentence_alignment_of_the_beck_story(basil: list[dict[str, Any]]) -> No
     assert sentences["fox"]["shared"] == 2
 
 
+def test_an_outlet_with_several_articles_is_matched_by_its_earliest_best_sentence(
+    basil: list[dict[str, Any]],
+) -> None:
+    """The wire carries NYT's text three times: at 1 h with one word of the "Hello, my name
+    is" sentence changed, word for word at 2 h and again at 3 h. Each NYT sentence's match at
+    the wire is its best, and of equal ones the earliest: the 1 h copy, except for the changed
+    sentence, where the 2 h copy's identical one wins. The 3 h copy is never the match."""
+    t0 = datetime(2010, 2, 20, 15, 0, tzinfo=UTC)
+    articles = story(
+        basil, BECK, nyt=t0, fox=t0 + timedelta(hours=1), hpo=t0 + timedelta(hours=1, minutes=30)
+    )
+    nyt = next(a for a in articles if a.outlet_id == "nyt")
+    edited = nyt.text.replace("Hello, my name is", "Hello, my name was", 1)
+    assert edited != nyt.text
+
+    def copy(id_: str, hours: int, text: str) -> CompareArticle:
+        at = t0 + timedelta(hours=hours)
+        return replace(nyt, id=id_, outlet_id="wire", text=text, published=at, first_seen=at)
+
+    copies = [copy("late", 3, nyt.text), copy("copy", 2, nyt.text), copy("edit", 1, edited)]
+    sentences = compare_cluster([*articles, *copies])["sentences"]["outlets"]
+    at_wire = {
+        s["text"]: next(
+            (m["article"], m["kind"]) for m in s["shared_with"] if m["outlet"] == "wire"
+        )
+        for s in sentences["nyt"]["sentences"]
+        if s["status"] == "shared"
+    }
+    hello = at_wire.pop(by_text(sentences["nyt"]["sentences"], "“Hello, my name is")["text"])
+    assert hello == ("copy", "identical")
+    assert len(at_wire) > 10
+    assert set(at_wire.values()) == {("edit", "identical")}
+    changed = by_text(sentences["wire"]["sentences"], "“Hello, my name was")
+    assert changed["article"] == "edit"
+    assert ("nyt", "near") in [(m["outlet"], m["kind"]) for m in changed["shared_with"]]
+
+
 def test_a_reprint_is_copy_and_the_original_first(basil: list[dict[str, Any]]) -> None:
     """A wire-style reprint of the NYT article (new first paragraph, last one cut) two hours
     later: it is a copy of NYT, most of its own words are copied, the others' are not."""

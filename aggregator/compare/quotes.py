@@ -24,8 +24,7 @@ SHORT_WORDS = 4
 def compare_quotes(docs: list[Doc], vocab: Vocabulary, options: CompareOptions) -> dict[str, Any]:
     read: dict[str, tuple[list[Speaker], list[list[str]]]] = {}  # per text: reprints share
     items = [item for doc in docs for item in _article_quotes(doc, vocab, read)]
-    grams = [frozenset(word_ngrams(item.pop("_words"), 3)) for item in items]
-    roots = _group(items, grams, options)
+    roots = _group(items, options)
     members: dict[int, list[int]] = defaultdict(list)
     for i, root in enumerate(roots):
         members[root].append(i)
@@ -87,9 +86,10 @@ def _key(speaker: str | None) -> str | None:
     return speaker.lower()
 
 
-def _group(
-    items: list[dict[str, Any]], grams: list[frozenset[tuple[str, ...]]], options: CompareOptions
-) -> list[int]:
+def _group(items: list[dict[str, Any]], options: CompareOptions) -> list[int]:
+    """Each quote's group (the index of one member): quotes with the same words, and quotes
+    of 4+ words whose trigrams match (``quote_containment``), joined. A quote's words decide
+    its matches, so each distinct one is matched once (reprints repeat a story's quotes)."""
     parent = list(range(len(items)))
 
     def find(i: int) -> int:
@@ -98,23 +98,30 @@ def _group(
             i = parent[i]
         return i
 
-    exact: dict[str, int] = {}
-    postings: dict[tuple[str, ...], list[int]] = defaultdict(list)
+    first: dict[str, int] = {}  # a quote's words -> the first quote with them
+    grams: list[tuple[int, frozenset[tuple[str, ...]]]] = []
     for i, item in enumerate(items):
-        key = " ".join(words(item["text"]))
-        if key:
-            parent[find(i)] = find(exact.setdefault(key, i))
-        if not item["short"]:
-            for gram in grams[i]:
-                postings[gram].append(i)
-    for i, item in enumerate(items):
-        if item["short"]:
+        quote_words = item.pop("_words")
+        key = " ".join(quote_words)
+        if not key:
             continue
+        if key in first:
+            parent[find(i)] = find(first[key])
+            continue
+        first[key] = i
+        if not item["short"]:
+            grams.append((i, frozenset(word_ngrams(quote_words, 3))))
+    postings: dict[tuple[str, ...], list[int]] = defaultdict(list)
+    for g, (_, key_grams) in enumerate(grams):
+        for gram in key_grams:
+            postings[gram].append(g)
+    for g, (i, key_grams) in enumerate(grams):
         shared: Counter[int] = Counter()
-        for gram in grams[i]:
-            shared.update(j for j in postings[gram] if j > i)
-        for j, count in shared.items():
-            if count / min(len(grams[i]), len(grams[j])) >= options.quote_containment:
+        for gram in key_grams:
+            shared.update(h for h in postings[gram] if h > g)
+        for h, count in shared.items():
+            j, other = grams[h]
+            if count / min(len(key_grams), len(other)) >= options.quote_containment:
                 parent[find(j)] = find(i)
     return [find(i) for i in range(len(items))]
 

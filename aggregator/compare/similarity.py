@@ -26,46 +26,85 @@ from aggregator.compare.text import is_content_word, read_once, rounded, word_ng
 
 
 class _Shingles:
-    """Word n-grams of every article as integer ids (0 .. ``size`` - 1)."""
+    """Word n-grams of every article as integer ids (0 .. ``size`` - 1).
+
+    Articles with the same text (reprints word for word) share one reading: ``text[i]`` is
+    the first article with article ``i``'s text, and what is computed from a text alone
+    (its n-grams, their coverage by a mask, its containment in another text) is computed for
+    that article only.
+    """
 
     def __init__(self, docs: list[Doc], n: int) -> None:
         ids: dict[tuple[str, ...], int] = {}
+        first: dict[str, int] = {}
         self.n = n
+        self.text = [first.setdefault(doc.text, i) for i, doc in enumerate(docs)]
         self.arrays: list[np.ndarray[Any, Any]] = []
-        for doc in docs:
+        self.sets: list[set[int]] = []
+        for i, doc in enumerate(docs):
+            if self.text[i] != i:
+                self.arrays.append(self.arrays[self.text[i]])
+                self.sets.append(self.sets[self.text[i]])
+                continue
             grams = word_ngrams([t.lower for t in doc.tokens], n)
             self.arrays.append(np.array([ids.setdefault(g, len(ids)) for g in grams], dtype=int))
-        self.sets = [set(a.tolist()) for a in self.arrays]
+            self.sets.append(set(self.arrays[-1].tolist()))
         self.size = len(ids)
+        self._contained: dict[tuple[int, int], float] = {}
+        self._covered: dict[tuple[int, object], np.ndarray[Any, Any]] = {}
+
+    def texts(self, members: list[int]) -> tuple[int, ...]:
+        """The distinct texts of ``members``: what decides their ``mask``."""
+        return tuple(sorted({self.text[i] for i in members}))
 
     def mask(self, members: list[int]) -> np.ndarray[Any, Any]:
         """True for each n-gram id that some article of ``members`` has."""
         found = np.zeros(self.size, dtype=bool)
-        for i in members:
+        for i in self.texts(members):
             found[self.arrays[i]] = True
         return found
 
-    def coverage(self, i: int, found: np.ndarray[Any, Any], length: int) -> np.ndarray[Any, Any]:
-        """Which words of article ``i`` lie in an n-gram ``found`` marks (see ``mask``)."""
+    def coverage(
+        self, i: int, found: np.ndarray[Any, Any], length: int, key: object
+    ) -> np.ndarray[Any, Any]:
+        """Which words of article ``i`` lie in an n-gram ``found`` marks (see ``mask``);
+        ``key`` names ``found``: equal keys, equal masks. The array is shared: read only."""
+        memo = (self.text[i], key)
+        covered = self._covered.get(memo)
+        if covered is None:
+            covered = self._covered[memo] = self._coverage(i, found, length)
+        return covered
+
+    def _coverage(self, i: int, found: np.ndarray[Any, Any], length: int) -> np.ndarray[Any, Any]:
         if length == 0 or self.arrays[i].size == 0:
             return np.zeros(length, dtype=bool)
         starts = found[self.arrays[i]].astype(int)
         return np.convolve(starts, np.ones(self.n, dtype=int))[:length] > 0
 
+    def containment(self, i: int, j: int) -> float:
+        """The share of article ``i``'s n-grams that article ``j`` has."""
+        memo = (self.text[i], self.text[j])
+        found = self._contained.get(memo)
+        if found is None:
+            own = self.sets[i]
+            found = self._contained[memo] = len(own & self.sets[j]) / len(own) if own else 0.0
+        return found
+
 
 def compare_texts(docs: list[Doc], options: CompareOptions) -> dict[str, Any]:
     outlets = sorted({d.outlet for d in docs})
     shingles = _Shingles(docs, options.copy_ngram)
-    by_outlet = {
-        o: shingles.mask([i for i, d in enumerate(docs) if d.outlet == o]) for o in outlets
-    }
+    rows = {o: [i for i, d in enumerate(docs) if d.outlet == o] for o in outlets}
+    by_outlet = {o: shingles.mask(rows[o]) for o in outlets}
+    texts_of = {o: shingles.texts(rows[o]) for o in outlets}  # names each outlet's mask
     groups, best = _copy_groups(docs, shingles, options)
     group_of = {a: g["id"] for g in groups for a in g["articles"]}
     articles = {}
     outlets_with = np.sum([by_outlet[o] for o in outlets], axis=0, dtype=int)
     elsewhere = {o: outlets_with > by_outlet[o] for o in outlets}  # in some other outlet
     for i, doc in enumerate(docs):
-        covered = shingles.coverage(i, elsewhere[doc.outlet], len(doc.tokens))
+        key = ("elsewhere", texts_of[doc.outlet])
+        covered = shingles.coverage(i, elsewhere[doc.outlet], len(doc.tokens), key)
         articles[doc.id] = {
             "outlet": doc.outlet,
             **_shares(covered, np.array(doc.in_quote, dtype=bool)),
@@ -75,7 +114,7 @@ def compare_texts(docs: list[Doc], options: CompareOptions) -> dict[str, Any]:
     return {
         "outlets": outlets,
         "cosine": _cosine(docs, outlets),
-        "shared_text": _shared_matrix(docs, outlets, shingles, by_outlet),
+        "shared_text": _shared_matrix(docs, rows, shingles, (by_outlet, texts_of)),
         "copy_groups": groups,
         "articles": articles,
     }
@@ -92,18 +131,19 @@ def _shares(covered: np.ndarray[Any, Any], quoted: np.ndarray[Any, Any]) -> dict
 
 def _shared_matrix(
     docs: list[Doc],
-    outlets: list[str],
+    rows: dict[str, list[int]],
     shingles: _Shingles,
-    by_outlet: dict[str, np.ndarray[Any, Any]],
+    masks: tuple[dict[str, np.ndarray[Any, Any]], dict[str, tuple[int, ...]]],
 ) -> dict[str, dict[str, float]]:
+    by_outlet, texts_of = masks
     matrix: dict[str, dict[str, float]] = {}
-    for a in outlets:
-        rows = [i for i, d in enumerate(docs) if d.outlet == a]
-        total = sum(len(docs[i].tokens) for i in rows)
+    for a, members in rows.items():
+        total = sum(len(docs[i].tokens) for i in members)
         matrix[a] = {}
-        for b in outlets:
+        for b in rows:
             covered = sum(
-                int(shingles.coverage(i, by_outlet[b], len(docs[i].tokens)).sum()) for i in rows
+                int(shingles.coverage(i, by_outlet[b], len(docs[i].tokens), texts_of[b]).sum())
+                for i in members
             )
             matrix[a][b] = rounded(covered / total) if total else 0.0
     return matrix
@@ -155,18 +195,13 @@ def _copy_groups(
             parent[find(i)] = find(given.setdefault(key, i))
     for i in range(len(docs)):
         for j in range(i + 1, len(docs)):
-            c_ij, c_ji = _containment(shingles, i, j), _containment(shingles, j, i)
+            c_ij, c_ji = shingles.containment(i, j), shingles.containment(j, i)
             _note_best(best, docs, i, j, c_ij)
             _note_best(best, docs, j, i, c_ji)
             if max(c_ij, c_ji) >= options.copy_containment:
                 parent[find(j)] = find(i)
                 text_linked.update((i, j))
     return _groups(docs, [find(i) for i in range(len(docs))], text_linked), best
-
-
-def _containment(shingles: _Shingles, i: int, j: int) -> float:
-    own = shingles.sets[i]
-    return len(own & shingles.sets[j]) / len(own) if own else 0.0
 
 
 def _note_best(best: dict[str, dict[str, Any]], docs: list[Doc], i: int, j: int, c: float) -> None:
