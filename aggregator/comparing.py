@@ -21,7 +21,7 @@ from datetime import datetime
 
 from aggregator.compare import CompareArticle, CompareJob, Lexicons, OutletInfo
 from aggregator.log import event
-from aggregator.types import Article
+from aggregator.types import Article, JsonText
 from aggregator.workpool import WorkPool
 from storage.clusters import MembershipRecord
 from storage.store import Store
@@ -29,6 +29,10 @@ from storage.store import Store
 log = logging.getLogger("newsagg.compare")
 MAX_ARTICLES = 60  # per comparison: the earliest articles of each outlet first
 POOL_TIMEOUT_S = 300.0  # one comparison in a worker (60 articles take about a second)
+SAVE_BATCH = 8  # finished comparisons stored in one transaction, at most
+SAVE_EVERY_S = 0.5  # and none waits longer than this for the others of its batch
+
+Comparison = dict[str, object] | JsonText  # encoded when a worker computed it
 
 
 class ComparisonRefresher:
@@ -47,76 +51,81 @@ class ComparisonRefresher:
     ) -> int:
         """Recompute up to ``limit`` stale comparisons, until ``stop()`` says so between two
         stories (a shutdown: one story of hundreds of articles takes seconds); returns how
-        many were done. Those left stay stale for the next run. With ``pool``, comparisons
-        are computed in its workers, a few stories ahead of the one being stored."""
+        many were done. Those left stay stale for the next run, and so does a story that
+        changed while it was compared. With ``pool``, comparisons are computed (and encoded)
+        in its workers, a few stories ahead of the one being stored; finished comparisons
+        are stored a few at a time."""
         version = self.store.clusters.active_version()
         if version is None:
             return 0
         stale = self.store.clusters.stale_comparisons(version, limit)
         outlets = self._outlets()
         done = 0
-        for cluster_id, comparison, started in self._computed(stale, outlets, stop, pool):
-            self.store.clusters.save_comparison(cluster_id, comparison, self.clock())
-            event(
-                log,
-                "comparison.saved",
-                level=logging.DEBUG,
-                cluster=cluster_id,
-                ms=round((time.perf_counter() - started) * 1000, 1),
-            )
+        batch: list[tuple[int, Comparison, int | None]] = []
+        since = time.perf_counter()
+        for job, comparison in self._computed(stale, outlets, stop, pool):
+            batch.append((job.cluster_id, comparison, job.revision))
             done += 1
+            if len(batch) >= SAVE_BATCH or time.perf_counter() - since >= SAVE_EVERY_S:
+                self._save(batch, since)
+                batch, since = [], time.perf_counter()
+        self._save(batch, since)
         return done
 
     def compare(self, cluster_id: int, outlets: dict[str, OutletInfo]) -> dict[str, object]:
-        job = self._prepare(cluster_id, outlets)
-        return self._finish(job, job.work.run())
+        return self._prepare(cluster_id, outlets).work.run()
+
+    def _save(self, batch: list[tuple[int, Comparison, int | None]], since: float) -> None:
+        if not batch:
+            return
+        self.store.clusters.save_comparisons(batch, self.clock())
+        ms = round((time.perf_counter() - since) * 1000, 1)
+        for cluster_id, _, _ in batch:
+            event(log, "comparison.saved", level=logging.DEBUG, cluster=cluster_id, batch_ms=ms)
 
     def _computed(
         self,
-        stale: Sequence[int],
+        stale: Sequence[tuple[int, int]],
         outlets: dict[str, OutletInfo],
         stop: Callable[[], bool],
         pool: WorkPool | None,
-    ) -> Iterator[tuple[int, dict[str, object], float]]:
-        """(cluster id, comparison, when its work started) for each stale story in turn."""
+    ) -> Iterator[tuple[_Job, Comparison]]:
+        """Each stale story's job with its comparison, in turn."""
         if pool is None:
-            for cluster_id in stale:
+            for cluster_id, revision in stale:
                 if stop():
                     return
-                started = time.perf_counter()
-                yield cluster_id, self.compare(cluster_id, outlets), started
+                job = self._prepare(cluster_id, outlets, revision)
+                yield job, job.work.run()
             return
         ahead = 2 * pool.size
-        in_flight: deque[tuple[_Job, Future[dict[str, object]], float]] = deque()
+        in_flight: deque[tuple[_Job, Future[JsonText]]] = deque()
         waiting = iter(stale)
         while True:
             while len(in_flight) < ahead and not stop():
-                next_id = next(waiting, None)
-                if next_id is None:
+                next_story = next(waiting, None)
+                if next_story is None:
                     break
-                started = time.perf_counter()
-                job = self._prepare(next_id, outlets)
-                in_flight.append((job, pool.submit(job.work.run, timeout=POOL_TIMEOUT_S), started))
+                cluster_id, revision = next_story
+                job = self._prepare(cluster_id, outlets, revision)
+                in_flight.append((job, pool.submit(job.work.encoded, timeout=POOL_TIMEOUT_S)))
             if not in_flight:
                 return
-            job, future, started = in_flight.popleft()
-            yield job.cluster_id, self._finish(job, _pooled(job, future)), started
+            job, future = in_flight.popleft()
+            yield job, _pooled(job, future)
 
-    def _prepare(self, cluster_id: int, outlets: dict[str, OutletInfo]) -> _Job:
+    def _prepare(
+        self, cluster_id: int, outlets: dict[str, OutletInfo], revision: int | None = None
+    ) -> _Job:
         members = self.store.clusters.members(cluster_id)
         chosen = select_members(members, MAX_ARTICLES)
         articles = self.store.articles.get_many([article_id for article_id, _ in chosen])
         revisions = self.store.articles.revisions_many([a.id for a in articles])
         groups = {article_id: record.copy_group for article_id, record in chosen}
         inputs = [compare_input(a, groups.get(a.id), revisions.get(a.id, [])) for a in articles]
-        work = CompareJob(tuple(inputs), outlets, self.lexicons, self.clock())
-        return _Job(cluster_id, work, len(chosen), len(members))
-
-    @staticmethod
-    def _finish(job: _Job, comparison: dict[str, object]) -> dict[str, object]:
-        if job.compared < job.members:
-            comparison["truncated"] = {"compared": job.compared, "members": job.members}
-        return comparison
+        truncated = (len(chosen), len(members)) if len(chosen) < len(members) else None
+        work = CompareJob(tuple(inputs), outlets, self.lexicons, self.clock(), truncated)
+        return _Job(cluster_id, work, revision)
 
     def _outlets(self) -> dict[str, OutletInfo]:
         return {
@@ -168,15 +177,14 @@ def compare_input(
 @dataclass(frozen=True, slots=True)
 class _Job:
     """One story's comparison: its work (``CompareJob``, which pickles: a worker process can
-    run it) and how many of its members it compares."""
+    run it) and the story's revision when its members were read (None: not known)."""
 
     cluster_id: int
     work: CompareJob
-    compared: int
-    members: int
+    revision: int | None
 
 
-def _pooled(job: _Job, future: Future[dict[str, object]]) -> dict[str, object]:
+def _pooled(job: _Job, future: Future[JsonText]) -> Comparison:
     """The worker's comparison; computed here when the worker failed it."""
     try:
         return future.result()

@@ -9,9 +9,13 @@ plain names (``Feed``, ``Article``) as stored.
 from __future__ import annotations
 
 import enum
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
+
+import orjson
 
 
 def utc(dt: datetime) -> datetime:
@@ -268,3 +272,19 @@ class PageOutcome:
     html_packed: bytes | None = None  # aggregator.pagepack.pack of the page
     final_url: str | None = None
     content_type: str | None = None
+
+
+class JsonText(str):
+    """A JSON document already encoded (a comparison encoded in the worker that computed it):
+    storage writes it to a JSON column as it is instead of encoding it again."""
+
+    __slots__ = ()
+
+    @classmethod
+    def of(cls, value: Any) -> JsonText:
+        """``value`` as JSON: orjson, non-string keys made strings (as ``json.dumps`` makes
+        them); what orjson refuses (an integer past 64 bits, say) by ``json.dumps``."""
+        try:
+            return cls(orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode())
+        except orjson.JSONEncodeError:
+            return cls(json.dumps(value))

@@ -5,11 +5,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import Table, bindparam, delete, func, insert, select, update
 
 from aggregator.errors import NotFoundError
+from aggregator.types import JsonText
 from storage.base import Repo
 from storage.coverage import coverage_counts
 from storage.models import (
@@ -262,11 +263,13 @@ class ClusterRepo(Repo):
                 for m, key, outlet in rows
             ]
 
-    def stale_comparisons(self, version: str, limit: int) -> list[int]:
+    def stale_comparisons(self, version: str, limit: int) -> list[tuple[int, int]]:
+        """(cluster id, revision) of up to ``limit`` stories whose comparison is stale."""
         with self.session(write=False) as session:
-            return list(
-                session.scalars(
-                    select(StoryClusterRow.id)
+            return [
+                (cluster_id, revision)
+                for cluster_id, revision in session.execute(
+                    select(StoryClusterRow.id, StoryClusterRow.revision)
                     .where(
                         StoryClusterRow.param_version == version,
                         StoryClusterRow.comparison_stale,
@@ -276,22 +279,58 @@ class ClusterRepo(Repo):
                     .order_by(StoryClusterRow.id)
                     .limit(limit)
                 )
-            )
+            ]
 
     def save_comparison(
-        self, cluster_id: int, comparison: Mapping[str, Any], now: datetime
+        self,
+        cluster_id: int,
+        comparison: Mapping[str, Any] | JsonText,
+        now: datetime,
+        revision: int | None = None,
     ) -> None:
+        self.save_comparisons([(cluster_id, comparison, revision)], now)
+
+    def save_comparisons(
+        self,
+        comparisons: Sequence[tuple[int, Mapping[str, Any] | JsonText, int | None]],
+        now: datetime,
+    ) -> None:
+        """Store stories' comparisons in one transaction: (cluster id, comparison, revision).
+
+        A comparison (a mapping, or its JSON already encoded) is stored in any case; it
+        clears the story's stale flag only if the story is still at ``revision`` (None: in any
+        case). A story changed since its members were read stays stale: compared again."""
+        if not comparisons:
+            return
+        table = StoryComparisonRow.__table__
+        upsert = self.insert(table)
+        upsert = upsert.on_conflict_do_update(
+            index_elements=["cluster_id"], set_={"comparison": upsert.excluded.comparison}
+        )
+        clusters = CLUSTERS
         with self.session() as session:
-            document = dict(comparison)
             session.execute(
-                self.insert(StoryComparisonRow.__table__)
-                .values(cluster_id=cluster_id, comparison=document)
-                .on_conflict_do_update(index_elements=["cluster_id"], set_={"comparison": document})
+                upsert,
+                [
+                    {"cluster_id": cluster_id, "comparison": _document(comparison)}
+                    for cluster_id, comparison, _ in comparisons
+                ],
             )
             session.execute(
-                update(StoryClusterRow)
-                .where(StoryClusterRow.id == cluster_id)
-                .values(comparison_at=now, comparison_stale=False)
+                update(clusters)
+                .where(
+                    clusters.c.id == bindparam("cluster_id"),
+                    (clusters.c.revision == bindparam("seen")) | bindparam("any_revision"),
+                )
+                .values(comparison_at=now, comparison_stale=False),
+                [
+                    {
+                        "cluster_id": cluster_id,
+                        "seen": revision or 0,
+                        "any_revision": revision is None,
+                    }
+                    for cluster_id, _, revision in comparisons
+                ],
             )
 
     def outlet_labels(self) -> dict[str, tuple[str, str, dict[str, Any]]]:
@@ -421,6 +460,13 @@ def cluster_ids(session: Any, version: str, keys: set[str], now: datetime) -> di
     return found
 
 
+CLUSTERS = cast(Table, StoryClusterRow.__table__)  # for statements run for many rows at once
+
+
+def _document(comparison: Mapping[str, Any] | JsonText) -> dict[str, Any] | JsonText:
+    return comparison if isinstance(comparison, JsonText) else dict(comparison)
+
+
 def refresh_clusters(session: Any, cluster_ids: Iterable[int], now: datetime) -> None:
     """Recompute title, counts, outlets, times and coverage of clusters from their members:
     one read of every member and one UPDATE executed for many rows (a read and a write per
@@ -452,8 +498,11 @@ def refresh_clusters(session: Any, cluster_ids: Iterable[int], now: datetime) ->
     for cluster_id, *member in rows:
         members[cluster_id].append(member)
     if members:
+        table = CLUSTERS
         session.execute(
-            update(StoryClusterRow),
+            update(table)
+            .where(table.c.id == bindparam("cluster_id"))
+            .values(revision=table.c.revision + 1),
             [_statistics(cluster_id, found, now) for cluster_id, found in members.items()],
         )
 
@@ -462,7 +511,7 @@ def _statistics(cluster_id: int, members: list[Any], now: datetime) -> dict[str,
     times = [published or seen for _, _, published, seen, _ in members]
     outlets = sorted({outlet for outlet, *_ in members})
     return {
-        "id": cluster_id,
+        "cluster_id": cluster_id,
         "article_count": len(members),
         "outlet_count": len(outlets),
         "outlets": outlets,

@@ -6,14 +6,12 @@ PostgreSQL goes through psycopg 3. ``migrate()`` upgrades either to the Alembic 
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import orjson
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
@@ -23,19 +21,18 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
 from aggregator.errors import ConfigError, StorageError
+from aggregator.types import JsonText
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
 def json_text(value: Any) -> str:
     """JSON columns' text: orjson, not the standard library's encoder, which took 60 % of the
-    thread that stores ``poll --once``'s comparisons (documents of hundreds of kilobytes).
-    Non-string keys become strings, as ``json.dumps`` makes them; read back the same. What
-    orjson refuses (an integer past 64 bits, say) goes to ``json.dumps`` as before."""
-    try:
-        return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
-    except orjson.JSONEncodeError:
-        return json.dumps(value)
+    thread that stores ``poll --once``'s comparisons (documents of hundreds of kilobytes);
+    see ``JsonText.of``. A ``JsonText`` is already encoded: written as it is."""
+    if isinstance(value, JsonText):
+        return value
+    return JsonText.of(value)
 
 
 def is_sqlite(url: str) -> bool:

@@ -286,6 +286,8 @@ class StoryClusterRow(Base):
     )
     comparison_at: Mapped[datetime | None]
     comparison_stale: Mapped[bool] = mapped_column(Boolean, default=True)
+    # one more at each change of the members (a comparison of an older one stays stale)
+    revision: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
 

@@ -4,13 +4,15 @@ soak's 120 s grace after SIGTERM); the stories it did not reach stay stale for t
 
 from __future__ import annotations
 
+from contextlib import nullcontext
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import select
 
-from aggregator import comparing
+from aggregator import comparing, editing
 from aggregator.clustering import build_cluster_stage
 from aggregator.jobs import Jobs
 from aggregator.settings import Settings
@@ -103,6 +105,43 @@ def test_comparisons_made_in_worker_processes_are_those_made_here(
         assert sorted(here) == sorted(data.clusters.values())
     failed = [r for r in caplog.records if "comparison.pool_failed" in r.getMessage()]
     assert len(failed) == (6 if limit_s < 1 else 0)
+
+
+@pytest.mark.parametrize("pooled", [False, True])
+def test_a_story_changed_while_it_is_compared_stays_stale(tmp_path: Path, pooled: bool) -> None:
+    """An editor moves an article out of the first story after the job read that story's
+    members and before it stored the comparison (here: when the job reads its clock for the
+    comparison). The comparison is stored, but both stories stay stale; the next run compares
+    them as they are now."""
+    url = f"sqlite:///{tmp_path / 'compare.db'}"
+    data = filled(url, basil_path(), stories=3)
+    with Store.open(url) as store:
+        _all_stale(store)
+        first, second, _ = sorted(data.clusters.values())
+        moved = store.clusters.members(first)[0][0]
+        calls = 0
+
+        def clock() -> datetime:
+            nonlocal calls
+            calls += 1
+            if calls == 1:  # inside the first story's preparation, its members read
+                editing.move(store, moved, second, actor="ed", note="other story", now=NOW)
+            return NOW
+
+        stage = build_cluster_stage(Settings(), store, clock=clock)
+        with WorkPool(2, name="compare-test") if pooled else nullcontext() as pool:
+            assert stage.refresh(10, pool=pool) == 3
+            assert str(moved) in _article_ids(_comparisons(store)[first])
+            assert _stale(store) == [first, second]
+            assert stage.refresh(10, pool=pool) == 2
+        assert _stale(store) == []
+        compared = _comparisons(store)
+        assert str(moved) not in _article_ids(compared[first])
+        assert str(moved) in _article_ids(compared[second])
+
+
+def _article_ids(comparison: dict[str, Any]) -> set[str]:
+    return {a["id"] for a in comparison["articles"]}
 
 
 def test_the_compare_job_does_nothing_once_the_service_is_stopping(
