@@ -29,8 +29,8 @@ from storage.store import Store
 log = logging.getLogger("newsagg.compare")
 MAX_ARTICLES = 60  # per comparison: the earliest articles of each outlet first
 POOL_TIMEOUT_S = 300.0  # one comparison in a worker (60 articles take about a second)
-SAVE_BATCH = 8  # finished comparisons stored in one transaction, at most
-SAVE_EVERY_S = 0.5  # and none waits longer than this for the others of its batch
+SAVE_BATCH = 8  # finished comparisons stored in one transaction, at most (fewer when the
+# next one is not ready yet: a finished comparison never waits for a running one)
 
 Comparison = dict[str, object] | JsonText  # encoded when a worker computed it
 
@@ -52,9 +52,9 @@ class ComparisonRefresher:
         """Recompute up to ``limit`` stale comparisons, until ``stop()`` says so between two
         stories (a shutdown: one story of hundreds of articles takes seconds); returns how
         many were done. Those left stay stale for the next run, and so does a story that
-        changed while it was compared. With ``pool``, comparisons are computed (and encoded)
-        in its workers, a few stories ahead of the one being stored; finished comparisons
-        are stored a few at a time."""
+        changed while it was compared, or whose comparison failed (logged). With ``pool``,
+        comparisons are computed (and encoded) in its workers, a few stories ahead of the one
+        being stored; finished comparisons are stored up to ``SAVE_BATCH`` at a time."""
         version = self.store.clusters.active_version()
         if version is None:
             return 0
@@ -62,26 +62,33 @@ class ComparisonRefresher:
         outlets = self._outlets()
         done = 0
         batch: list[tuple[int, Comparison, int | None]] = []
-        since = time.perf_counter()
-        for job, comparison in self._computed(stale, outlets, stop, pool):
+        for item in self._computed(stale, outlets, stop, pool):
+            if item is None:  # the next comparison is not ready: store those that are
+                batch = self._save(batch)
+                continue
+            job, comparison = item
             batch.append((job.cluster_id, comparison, job.revision))
             done += 1
-            if len(batch) >= SAVE_BATCH or time.perf_counter() - since >= SAVE_EVERY_S:
-                self._save(batch, since)
-                batch, since = [], time.perf_counter()
-        self._save(batch, since)
+            if len(batch) >= SAVE_BATCH:
+                batch = self._save(batch)
+        self._save(batch)
         return done
 
     def compare(self, cluster_id: int, outlets: dict[str, OutletInfo]) -> dict[str, object]:
         return self._prepare(cluster_id, outlets).work.run()
 
-    def _save(self, batch: list[tuple[int, Comparison, int | None]], since: float) -> None:
-        if not batch:
-            return
-        self.store.clusters.save_comparisons(batch, self.clock())
-        ms = round((time.perf_counter() - since) * 1000, 1)
-        for cluster_id, _, _ in batch:
-            event(log, "comparison.saved", level=logging.DEBUG, cluster=cluster_id, batch_ms=ms)
+    def _save(
+        self, batch: list[tuple[int, Comparison, int | None]]
+    ) -> list[tuple[int, Comparison, int | None]]:
+        """Store ``batch`` in one transaction; returns a new, empty batch."""
+        if batch:
+            started = time.perf_counter()
+            self.store.clusters.save_comparisons(batch, self.clock())
+            ms = round((time.perf_counter() - started) * 1000, 1)
+            for cluster_id, _, _ in batch:
+                event(log, "comparison.saved", level=logging.DEBUG, cluster=cluster_id,
+                      batch=len(batch), store_ms=ms)  # fmt: skip
+        return []
 
     def _computed(
         self,
@@ -89,14 +96,17 @@ class ComparisonRefresher:
         outlets: dict[str, OutletInfo],
         stop: Callable[[], bool],
         pool: WorkPool | None,
-    ) -> Iterator[tuple[_Job, Comparison]]:
-        """Each stale story's job with its comparison, in turn."""
+    ) -> Iterator[tuple[_Job, Comparison] | None]:
+        """Each stale story's job with its comparison, in turn; None before waiting for one
+        (a story whose comparison failed is left out: it stays stale)."""
         if pool is None:
             for cluster_id, revision in stale:
                 if stop():
                     return
+                yield None
                 job = self._prepare(cluster_id, outlets, revision)
-                yield job, job.work.run()
+                if (comparison := _here(job)) is not None:
+                    yield job, comparison
             return
         ahead = 2 * pool.size
         in_flight: deque[tuple[_Job, Future[JsonText]]] = deque()
@@ -112,7 +122,10 @@ class ComparisonRefresher:
             if not in_flight:
                 return
             job, future = in_flight.popleft()
-            yield job, _pooled(job, future)
+            if not future.done():
+                yield None
+            if (encoded := _pooled(job, future)) is not None:
+                yield job, encoded
 
     def _prepare(
         self, cluster_id: int, outlets: dict[str, OutletInfo], revision: int | None = None
@@ -184,11 +197,23 @@ class _Job:
     revision: int | None
 
 
-def _pooled(job: _Job, future: Future[JsonText]) -> Comparison:
+def _pooled(job: _Job, future: Future[JsonText]) -> Comparison | None:
     """The worker's comparison; computed here when the worker failed it."""
     try:
         return future.result()
     except Exception as exc:  # a crash or the time limit: as without a pool
         event(log, "comparison.pool_failed", level=logging.WARNING, cluster=job.cluster_id,
               error=repr(exc))  # fmt: skip
+        return _here(job)
+
+
+def _here(job: _Job) -> dict[str, object] | None:
+    """The comparison computed in this process; None (logged) when it fails: one story's
+    failure leaves that story stale and the others compared."""
+    try:
         return job.work.run()
+    except Exception as exc:  # a bug (its traceback is logged at DEBUG)
+        event(log, "comparison.failed", level=logging.ERROR, cluster=job.cluster_id,
+              error=repr(exc))  # fmt: skip
+        log.debug("comparison of story %s failed", job.cluster_id, exc_info=True)
+        return None

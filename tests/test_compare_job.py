@@ -14,6 +14,7 @@ from sqlalchemy import select
 
 from aggregator import comparing, editing
 from aggregator.clustering import build_cluster_stage
+from aggregator.compare import CompareJob
 from aggregator.jobs import Jobs
 from aggregator.settings import Settings
 from aggregator.workpool import WorkPool
@@ -138,6 +139,31 @@ def test_a_story_changed_while_it_is_compared_stays_stale(tmp_path: Path, pooled
         compared = _comparisons(store)
         assert str(moved) not in _article_ids(compared[first])
         assert str(moved) in _article_ids(compared[second])
+
+
+def test_a_story_whose_comparison_fails_stays_stale_and_the_others_are_compared(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A bug that makes one story's comparison raise (injected: nothing real raises on
+    purpose) is logged and leaves that story stale; the job goes on with the others."""
+    url = f"sqlite:///{tmp_path / 'compare.db'}"
+    data = filled(url, basil_path(), stories=3)
+    with Store.open(url) as store:
+        _all_stale(store)
+        first = sorted(data.clusters.values())[0]
+        broken = {str(article_id) for article_id, _ in store.clusters.members(first)}
+        run = CompareJob.run
+
+        def failing(job: CompareJob) -> dict[str, Any]:
+            if {a.id for a in job.articles} & broken:
+                raise RuntimeError("injected")
+            return run(job)
+
+        monkeypatch.setattr(CompareJob, "run", failing)
+        stage = build_cluster_stage(Settings(), store, clock=lambda: NOW)
+        assert stage.refresh(10) == 2
+        assert _stale(store) == [first]
+    assert any("comparison.failed" in r.getMessage() for r in caplog.records)
 
 
 def _article_ids(comparison: dict[str, Any]) -> set[str]:
