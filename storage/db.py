@@ -31,8 +31,8 @@ def json_text(value: Any) -> str:
     thread that stores ``poll --once``'s comparisons (documents of hundreds of kilobytes);
     see ``JsonText.of``. A ``JsonText`` is already encoded: written as it is."""
     if isinstance(value, JsonText):
-        return value
-    return JsonText.of(value)
+        return str.__str__(value)  # a plain str for the driver
+    return str.__str__(JsonText.of(value))
 
 
 def is_sqlite(url: str) -> bool:
