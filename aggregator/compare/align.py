@@ -156,7 +156,8 @@ def _kind(
 
 def _shared_with(best: dict[str, _Match], docs: list[Doc]) -> list[dict[str, Any]]:
     """A sentence's matches, one per outlet, by outlet (its own outlet's among them: each
-    unit drops that one)."""
+    unit drops that one). The dicts are shared by the sentence's units: the result is read,
+    not changed."""
     return [
         {
             "outlet": outlet,
