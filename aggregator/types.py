@@ -274,6 +274,15 @@ class PageOutcome:
     content_type: str | None = None
 
 
+def json_dumps(value: Any) -> str:
+    """``value`` as JSON text: orjson, non-string keys made strings (as ``json.dumps`` makes
+    them); what orjson refuses (an integer past 64 bits, say) by ``json.dumps``."""
+    try:
+        return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+    except orjson.JSONEncodeError:
+        return json.dumps(value)
+
+
 class JsonText(str):
     """A JSON document already encoded (a comparison encoded in the worker that computed it):
     storage writes it to a JSON column as it is instead of encoding it again."""
@@ -282,9 +291,5 @@ class JsonText(str):
 
     @classmethod
     def of(cls, value: Any) -> JsonText:
-        """``value`` as JSON: orjson, non-string keys made strings (as ``json.dumps`` makes
-        them); what orjson refuses (an integer past 64 bits, say) by ``json.dumps``."""
-        try:
-            return cls(orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode())
-        except orjson.JSONEncodeError:
-            return cls(json.dumps(value))
+        """``value`` encoded by ``json_dumps``."""
+        return cls(json_dumps(value))

@@ -24,6 +24,8 @@ from storage.models import (
     StoryComparisonRow,
 )
 
+CLUSTERS = cast(Table, StoryClusterRow.__table__)  # for statements run for many rows at once
+
 
 @dataclass(frozen=True, slots=True)
 class StoredSignature:
@@ -458,9 +460,6 @@ def cluster_ids(session: Any, version: str, keys: set[str], now: datetime) -> di
         )
         found.update((key, id_) for key, id_ in created)
     return found
-
-
-CLUSTERS = cast(Table, StoryClusterRow.__table__)  # for statements run for many rows at once
 
 
 def _document(comparison: Mapping[str, Any] | JsonText) -> dict[str, Any] | JsonText:

@@ -21,7 +21,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
 from aggregator.errors import ConfigError, StorageError
-from aggregator.types import JsonText
+from aggregator.types import JsonText, json_dumps
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -29,10 +29,11 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 def json_text(value: Any) -> str:
     """JSON columns' text: orjson, not the standard library's encoder, which took 60 % of the
     thread that stores ``poll --once``'s comparisons (documents of hundreds of kilobytes);
-    see ``JsonText.of``. A ``JsonText`` is already encoded: written as it is."""
+    see ``json_dumps``. A ``JsonText`` is already encoded: written as it is (a plain str for
+    the driver)."""
     if isinstance(value, JsonText):
-        return str.__str__(value)  # a plain str for the driver
-    return str.__str__(JsonText.of(value))
+        return str.__str__(value)
+    return json_dumps(value)
 
 
 def is_sqlite(url: str) -> bool:
