@@ -14,7 +14,7 @@ import pytest
 from aggregator.corpus import read_corpus
 from aggregator.dedup.batch import CorpusResult, cluster_corpus
 from aggregator.dedup.params import DedupParams
-from bench.dedup_data import same_day
+from bench.dedup_data import msvcode_set, same_day
 from bench.dedup_reprints import reprint
 from tests.support.paths import require_shared_data
 
@@ -126,3 +126,14 @@ def test_generated_reprints_join_their_originals() -> None:
         why = result.assignments[article].why
         if why.partner == article.removesuffix("~r"):
             assert why.rule == "copy"
+
+
+def test_a_headline_without_a_snippet_joins_the_story_of_its_twin() -> None:
+    """MSVCode as given (dated): two search results carry the same headline but for one
+    word, one with its snippet and one with none. The bare headline has hardly a function
+    word; it must still be read as English and clustered with its twin, not set apart."""
+    records = msvcode_set(require_shared_data() / "clustering" / "msvcode-search-results").records
+    result = cluster_corpus(records, DedupParams())
+    bare, full = result.assignments["m1-typhoon#38"], result.assignments["m1-typhoon#13"]
+    assert (bare.language, full.language) == ("en", "en")
+    assert result.story_of()["m1-typhoon#38"] == result.story_of()["m1-typhoon#13"]

@@ -30,6 +30,8 @@ def test_unknown_key_is_refused_by_name() -> None:
         ({"link_gap_hours": 500.0}, "link_gap_hours"),
         ({"idf_warm_up": -1}, "idf_warm_up"),
         ({"idf_step_max": 0}, "idf_step_max"),
+        ({"default_language": "EN"}, "default_language"),
+        ({"default_language": ""}, "default_language"),
     ],
 )
 def test_bad_values_name_their_key(values: dict[str, object], key: str) -> None:

@@ -123,6 +123,46 @@ def test_given_language_wins_over_the_guess() -> None:
     assert analyse(doc("Москва объявила новый бюджет города"), PARAMS).language == "cyrillic"
 
 
+_FINNISH = (
+    "Helsingin kaupunginvaltuusto hyväksyi keskiviikkona ensi vuoden talousarvion äänin "
+    "neljäkymmentä kolme kahtakymmentä vastaan. Kaupunki lisää rahoitusta kouluille, "
+    "päiväkodeille sekä joukkoliikenteelle, mutta leikkaa kulttuurimenoista. Pormestari kertoi "
+    "päätöksen turvaavan palvelut vaikeina aikoina vaikka verotulot laskevat selvästi."
+)
+
+
+@pytest.mark.parametrize(
+    ("title", "text", "expected"),
+    [
+        # headlines and snippets drop function words: too short to tell, the default
+        ("Typhoon Noru lashes western Japan", "", "en"),
+        ("Weakening Typhoon Noru makes landfall, batters central Japan with rain", "", "en"),
+        ("Council approves budget", NEWS, "en"),
+        (
+            "Elon Musk planea el estreno del cohete Falcon Heavy para noviembre",
+            "Será el más potente en servicio cuando entre en funcionamiento",
+            "es",
+        ),
+        (
+            "Star Wars : un spin-off sur Obi-Wan Kenobi en développement !",
+            "Un spin-off de la saga Star Wars centré sur le personnage est en préparation",
+            "fr",
+        ),
+        ("Dringen bij pinmachine voor bitcoin", "De opmars van de virtuele munt bitcoin", "nl"),
+        # long enough to tell, and in none of the languages known: the script's name
+        ("Talousarvio hyväksyttiin", _FINNISH, "latin"),
+    ],
+)
+def test_an_unlabelled_text_gets_a_language_guess(title: str, text: str, expected: str) -> None:
+    assert analyse(doc(text, title), PARAMS).language == expected
+
+
+def test_the_default_language_is_a_parameter() -> None:
+    german = DedupParams(default_language="de")
+    assert analyse(doc("", "Taifun Noru trifft Japan"), german).language == "de"
+    assert analyse(doc(NEWS, "Council approves budget"), german).language == "en"
+
+
 def test_gigantic_text_is_cut_flagged_and_fast() -> None:
     huge = NEWS * 20_000  # about 8 MB
     started = time.perf_counter()

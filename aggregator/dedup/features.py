@@ -18,6 +18,7 @@ from aggregator.dedup.arrays import distinct
 from aggregator.dedup.lexicon import ENGLISH_STOPWORDS, boilerplate_found
 from aggregator.dedup.params import DedupParams
 from aggregator.dedup.text import normalize, script, sentences, tokens
+from aggregator.languages import by_function_words
 from aggregator.types import Article, Flag
 
 U64 = npt.NDArray[np.uint64]
@@ -28,6 +29,9 @@ CHARS_PER_TOKEN = 12  # texts are cut to max_tokens * this many characters befor
 _MIX = np.uint64(0x9E3779B97F4A7C15)
 _MIX2 = np.uint64(0xBF58476D1CE4E5B9)
 _ENGLISH_SHARE = 0.15  # share of function words that makes an unlabelled Latin text English
+_LANGUAGE_SAMPLE = 500  # words read for the guess
+_LANGUAGE_MIN_HITS = 2  # another language's function words needed to name it
+_LANGUAGE_MIN_WORDS = 30  # fewer words: too short to tell (headlines drop function words)
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,7 +140,7 @@ def analyse(doc: DocInput, params: DedupParams) -> Features:
         flags.add(Flag.TOO_SHORT)
     return Features(
         flags=frozenset(flags),
-        language=_language_key(doc.language, written, words + title_words),
+        language=_language_key(doc.language, written, words + title_words, params.default_language),
         shingles=shingle_hashes(words, params.shingle_size),
         story_terms=_story_terms(title_terms, body_terms, params),
         term_tf=_term_tf(title_terms, body_terms, params.title_weight),
@@ -168,15 +172,22 @@ def _content(words: list[str]) -> list[str]:
     return list(compress(words, map(_IS_CONTENT.__getitem__, words)))
 
 
-def _language_key(given: str | None, written: str, words: list[str]) -> str:
-    """The given language's primary subtag; else a guess: English, or the script's name."""
+def _language_key(given: str | None, written: str, words: list[str], default: str) -> str:
+    """The given language's primary subtag; else a guess: English by its function words,
+    another language by its own (``aggregator.languages``), the script's name for a long
+    text in neither, and ``default`` for a text too short to tell (a headline, a snippet)."""
     if given and given.strip():
         return given.strip().lower().replace("_", "-").split("-")[0]
     if written != "latin":
         return written
-    sample = words[:500]
+    sample = words[:_LANGUAGE_SAMPLE]
     share = sum(map(ENGLISH_STOPWORDS.__contains__, sample)) / max(1, len(sample))
-    return "en" if share >= _ENGLISH_SHARE else "latin"
+    if share >= _ENGLISH_SHARE:
+        return "en"
+    guessed = by_function_words(sample, min_hits=_LANGUAGE_MIN_HITS)
+    if guessed is not None:
+        return guessed
+    return written if len(sample) >= _LANGUAGE_MIN_WORDS else default
 
 
 def _story_terms(title: list[str], body: list[str], params: DedupParams) -> tuple[str, ...]:

@@ -9,13 +9,15 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
-from typing import Any
+from typing import Any, NoReturn
 
 from aggregator.errors import DedupError
 
 SCHEMA = 1  # bump when the meaning of a field changes, not only its value
+_LANGUAGE_KEY = re.compile(r"[a-z]{2,8}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +60,8 @@ class DedupParams:
     min_tokens: int = 5  # fewer content tokens: too short to cluster
     max_tokens: int = 20_000  # more: gigantic, only the first max_tokens are read
     boilerplate_share: float = 0.5
+    # language: of a Latin-script text that declares none and is too short to tell
+    default_language: str = "en"
 
     def __post_init__(self) -> None:
         _check(self)
@@ -98,19 +102,20 @@ def _convert(key: str, value: Any, hint: Any) -> Any:
     return value
 
 
-def _check(p: DedupParams) -> None:
-    def fail(key: str, message: str) -> None:
-        raise DedupError(message, resource=f"dedup.{key}")
+def _fail(key: str, message: str) -> NoReturn:
+    raise DedupError(message, resource=f"dedup.{key}")
 
+
+def _check(p: DedupParams) -> None:
     if p.copy_bands * p.copy_rows != p.copy_num_perm:
-        fail("copy_bands", "copy_bands x copy_rows must equal copy_num_perm")
+        _fail("copy_bands", "copy_bands x copy_rows must equal copy_num_perm")
     if p.story_bands * p.story_rows != p.story_num_perm:
-        fail("story_bands", "story_bands x story_rows must equal story_num_perm")
+        _fail("story_bands", "story_bands x story_rows must equal story_num_perm")
     for key in ("copy_jaccard", "copy_containment", "copy_min_ratio", "duplicate_jaccard"):
         if not 0.0 < getattr(p, key) <= 1.0:
-            fail(key, "must lie in (0, 1]")
+            _fail(key, "must lie in (0, 1]")
     if not 0.0 <= p.story_threshold <= 1.0:
-        fail("story_threshold", "must lie in [0, 1]")
+        _fail("story_threshold", "must lie in [0, 1]")
     positive = ("shingle_size", "copy_num_perm", "story_num_perm", "vector_terms", "title_weight")
     for key in (
         *positive,
@@ -121,14 +126,20 @@ def _check(p: DedupParams) -> None:
         "idf_step_max",
     ):
         if getattr(p, key) < 1:
-            fail(key, "must be at least 1")
+            _fail(key, "must be at least 1")
     if p.idf_warm_up < 0:
-        fail("idf_warm_up", "must be at least 0")
+        _fail("idf_warm_up", "must be at least 0")
+    _check_ranges(p)
+
+
+def _check_ranges(p: DedupParams) -> None:
     if not 0 <= p.seed < 2**32:
-        fail("seed", "must lie in [0, 2**32)")
+        _fail("seed", "must lie in [0, 2**32)")
     if p.window_hours <= 0 or p.link_gap_hours <= 0:
-        fail("window_hours", "time spans must be positive")
+        _fail("window_hours", "time spans must be positive")
     if p.link_gap_hours > p.window_hours:
-        fail("link_gap_hours", "cannot exceed window_hours")
+        _fail("link_gap_hours", "cannot exceed window_hours")
     if not 10 <= p.idf_buckets_log2 <= 26:
-        fail("idf_buckets_log2", "must lie in [10, 26]")
+        _fail("idf_buckets_log2", "must lie in [10, 26]")
+    if not _LANGUAGE_KEY.fullmatch(p.default_language):
+        _fail("default_language", "must be a lower-case language code such as 'en'")
