@@ -15,7 +15,7 @@ import numpy as np
 import numpy.typing as npt
 
 from aggregator.dedup.arrays import distinct
-from aggregator.dedup.lexicon import ENGLISH_STOPWORDS, boilerplate_found
+from aggregator.dedup.lexicon import ENGLISH_STOPWORDS, boilerplate_found, boilerplate_piece
 from aggregator.dedup.params import DedupParams
 from aggregator.dedup.text import normalize, script, sentences, tokens
 from aggregator.languages import by_function_words
@@ -156,16 +156,12 @@ def _strip_boilerplate(text: str, params: DedupParams, flags: set[str]) -> str:
         # read, and the sentence breaks are whitespace)
         return text
     pieces = sentences(text)
-    kept = [piece for piece in pieces if not _holds_any(piece.casefold(), found)]
+    kept = [piece for piece in pieces if not boilerplate_piece(piece.casefold(), found)]
     total = sum(len(piece) for piece in pieces)
     dropped = total - sum(len(piece) for piece in kept)
     if total and dropped / total >= params.boilerplate_share:
         flags.add(Flag.BOILERPLATE)
     return "\n".join(kept)
-
-
-def _holds_any(folded: str, phrases: set[str]) -> bool:
-    return any(phrase in folded for phrase in phrases)
 
 
 def _content(words: list[str]) -> list[str]:

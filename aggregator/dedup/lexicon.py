@@ -29,40 +29,62 @@ _STOPWORDS = """
 """
 ENGLISH_STOPWORDS = frozenset(_STOPWORDS.split())
 
-_BOILERPLATE_PHRASES = (
+# Page furniture that news sentences do not say: one of these marks its sentence.
+_STRONG_PHRASES = (
     r"all rights reserved",
-    r"cookie",
     r"enable javascript",
     r"javascript is disabled",
+    r"privacy policy",
+    r"click here",
+    r"©",
+    r"download (?:the|our) app",
+    r"skip to (?:main )?content",
+    r"this site uses",
+    r"unsubscribe",
+    r"cookie policy",
+    r"accept (?:all )?cookies",
+    r"read more",
+    r"your inbox",
+)
+# Words news sentences use too ("urged members to sign up", "a new advertisement", "the most
+# popular plans"): they mark a sentence they begin ("Sign up for ..."), a short one, or one
+# with two of them.
+_WEAK_PHRASES = (
+    r"cookies?",
     r"subscribe",
     r"sign up",
-    r"newsletter",
-    r"privacy policy",
+    r"newsletters?",
     r"terms of (?:use|service)",
     r"advertisement",
     r"follow us",
     r"share (?:this|on)",
-    r"click here",
     r"log ?in",
     r"sign in",
-    r"read more",
     r"copyright",
-    r"©",
-    r"download (?:the|our) app",
-    r"skip to (?:main )?content",
     r"related (?:articles|stories|coverage)",
     r"most popular",
-    r"this site uses",
     r"your browser",
 )
+SHORT_PIECE_WORDS = 12  # a sentence of at most this many words is short
+_LEADING = " \t\n\"'“‘([-–—•*|>"  # what may come before a sentence's first word
 
 
-_BOILERPLATE = re.compile("|".join(_BOILERPLATE_PHRASES))
+def _bounded(phrase: str) -> str:
+    """``phrase`` matched as whole words ("sign in" not in "resign in")."""
+    return rf"(?<!\w)(?:{phrase})(?!\w)" if phrase[0].isalnum() else phrase
+
+
+_BOILERPLATE = re.compile(
+    "(?P<strong>{})|(?P<weak>{})".format(
+        "|".join(map(_bounded, _STRONG_PHRASES)), "|".join(map(_bounded, _WEAK_PHRASES))
+    )
+)
 _SPECIAL = re.compile(r"[()?\[\\.*+{|^$]")
 
 
 def boilerplate_pattern() -> re.Pattern[str]:
-    """One compiled pattern matching any boilerplate phrase (case-folded text)."""
+    """One compiled pattern matching any boilerplate phrase (case-folded text); a match's
+    ``lastgroup`` is ``strong`` or ``weak``."""
     return _BOILERPLATE
 
 
@@ -75,7 +97,7 @@ def _literal_head(phrase: str) -> str:
     return head[:-1] if special.group() in "?*{" else head
 
 
-BOILERPLATE_HEADS = tuple(sorted({_literal_head(p) for p in _BOILERPLATE_PHRASES}))
+BOILERPLATE_HEADS = tuple(sorted({_literal_head(p) for p in (*_STRONG_PHRASES, *_WEAK_PHRASES)}))
 if not all(BOILERPLATE_HEADS):  # an empty head would make boilerplate_found try everywhere
     raise ValueError("every boilerplate phrase must start with plain text")
 
@@ -83,9 +105,9 @@ if not all(BOILERPLATE_HEADS):  # an empty head would make boilerplate_found try
 def boilerplate_found(folded: str) -> set[str]:
     """Every distinct phrase match in ``folded`` (case-folded text), found by trying the
     pattern only where a phrase's head occurs (``str.find``): a text holds a match exactly
-    when this set is not empty, and a piece of the text holds one exactly when it contains
-    one of these strings (no phrase spans a sentence break). Six times cheaper than letting
-    the pattern scan an article."""
+    when this set is not empty, and a piece of the text can hold one only if it contains one
+    of these strings (no phrase spans a sentence break). Six times cheaper than letting the
+    pattern scan an article."""
     found: set[str] = set()
     for head in BOILERPLATE_HEADS:
         at = folded.find(head)
@@ -95,3 +117,19 @@ def boilerplate_found(folded: str) -> set[str]:
                 found.add(match.group())
             at = folded.find(head, at + 1)
     return found
+
+
+def boilerplate_piece(folded: str, found: set[str]) -> bool:
+    """Whether a sentence piece (case-folded) is boilerplate: it holds a strong phrase, or
+    begins with a weak one, or holds a weak one and is short, or two distinct weak ones.
+    ``found``: ``boilerplate_found`` of the whole text, so that most pieces are passed over
+    with a substring test."""
+    if not any(phrase in folded for phrase in found):
+        return False
+    start = len(folded) - len(folded.lstrip(_LEADING))
+    weak: set[str] = set()
+    for match in _BOILERPLATE.finditer(folded):
+        if match.lastgroup == "strong" or match.start() == start:
+            return True
+        weak.add(match.group())
+    return len(weak) >= 2 or (len(weak) == 1 and len(folded.split()) <= SHORT_PIECE_WORDS)
