@@ -71,3 +71,30 @@ def test_oversized_buckets_are_skipped() -> None:
 def test_band_keys_differ_per_band() -> None:
     keys = band_keys(np.zeros(8, dtype=np.uint32), 8, 1)
     assert len(set(keys.tolist())) == 8
+
+
+def test_the_lowest_and_highest_keys_are_found_in_sealed_segments() -> None:
+    index = BandIndex(max_bucket=10_000, seal_rows=2)
+    top, bottom = np.uint32(0xFFFFFFFF), np.uint32(0)
+    index.insert(0, np.array([top, bottom], dtype=np.uint32))
+    index.insert(1, np.array([top, np.uint32(7)], dtype=np.uint32))
+    index.insert(2, np.array([top, top], dtype=np.uint32))  # two bands alike: counted twice
+    index.flush()
+    rows, counts = index.query(np.array([top, bottom], dtype=np.uint32))
+    assert dict(zip(rows.tolist(), counts.tolist(), strict=True)) == {0: 2, 1: 1, 2: 2}
+    rows, counts = index.query(np.array([top, top], dtype=np.uint32))
+    assert dict(zip(rows.tolist(), counts.tolist(), strict=True)) == {0: 2, 1: 2, 2: 4}
+
+
+def test_segments_stop_growing_at_their_cap_and_queries_still_find_every_row() -> None:
+    index = BandIndex(max_bucket=10_000, seal_rows=2, max_segment_rows=8)
+    sigs = {row: np.array([row % 3, row % 5, 1, row], dtype=np.uint32) for row in range(40)}
+    for row, sig in sigs.items():
+        index.insert(row, band_keys(sig, 2, 2))
+    index.flush()
+    spans = [s.last_row - s.first_row + 1 for s in index._segments]
+    assert max(spans) == 8 and sum(spans) == 40  # merged up to the cap, not beyond
+    for sig in list(sigs.values())[::7]:
+        rows, counts = index.query(band_keys(sig, 2, 2))
+        found = dict(zip(rows.tolist(), counts.tolist(), strict=True))
+        assert found == brute(sigs, sig, 2, 2)

@@ -5,7 +5,9 @@ hundred bytes per article and band (measured in docs/dedup.md); at a million art
 does not fit. Here each (band, article) entry is one uint64: the band's 32-bit key in the
 high half, the 32-bit row number in the low half. Entries live in sorted, immutable segments
 (a log-structured merge: new rows collect in a small dict, are sealed into a sorted segment,
-and segments of similar size are merged), so a query is one ``searchsorted`` per segment.
+and segments of similar size are merged, up to ``max_segment_rows`` rows: a bigger merge would
+hold three copies of a large segment for a moment, and a big segment is dropped whole only
+when all its rows are gone), so a query is one ``searchsorted`` per segment.
 Rows are numbered in insertion order; removal is by row range and is lazy: a segment whose
 rows are all gone is dropped, a mostly-empty one is compacted. ``insert_many`` (start-up)
 seals whole groups of rows straight from arrays; the index it builds is the one row-by-row
@@ -32,6 +34,7 @@ _PRIME = np.uint64(0x100000001B3)
 _MIX = np.uint64(0xFF51AFD7ED558CCD)
 SEAL_ROWS = 2048
 FANOUT = 4  # merge when this many segments share a size tier
+MAX_SEGMENT_ROWS = 1 << 17  # a segment that spans this many rows is never merged again
 
 
 @dataclass(slots=True)
@@ -69,9 +72,12 @@ def band_keys_many(signatures: U32, bands: int, rows: int) -> U32:
 class BandIndex:
     """Rows (non-negative ints below 2**32) indexed by their band keys."""
 
-    def __init__(self, max_bucket: int, seal_rows: int = SEAL_ROWS) -> None:
+    def __init__(
+        self, max_bucket: int, seal_rows: int = SEAL_ROWS, max_segment_rows: int = MAX_SEGMENT_ROWS
+    ) -> None:
         self.max_bucket = max_bucket
         self.seal_rows = seal_rows
+        self.max_segment_rows = max_segment_rows
         self._open: dict[int, list[int]] = {}
         self._open_rows: list[int] = []
         self._segments: list[_Segment] = []
@@ -144,17 +150,31 @@ class BandIndex:
                 opened.extend(hit)
         if opened:
             found.append(np.array(opened, dtype=np.int64))
-        wide = keys.astype(np.uint64) << _SHIFT
+        needles = self._needles(keys)
+        wrapped = int((keys == _LOW).sum())  # their end needles wrapped to 0, sorted last
         for segment in self._segments:
-            lo = segment.entries.searchsorted(wide)
-            hi = segment.entries.searchsorted(wide | _LOW, side="right")
-            for start, stop in zip(lo.tolist(), hi.tolist(), strict=True):
-                if 0 < stop - start <= self.max_bucket:
-                    found.append((segment.entries[start:stop] & _LOW).astype(np.int64))
+            bounds = segment.entries.searchsorted(needles)
+            lo, hi = bounds[0::2], bounds[1::2]
+            if wrapped:  # the top key's bucket runs to the end of the segment
+                hi[-wrapped:] = len(segment.entries)
+            width = hi - lo
+            for at in ((width > 0) & (width <= self.max_bucket)).nonzero()[0].tolist():
+                found.append((segment.entries[lo[at] : hi[at]] & _LOW).astype(np.int64))
         if not found:
             empty = np.zeros(0, dtype=np.int64)
             return empty, empty
         return distinct_counts(np.concatenate(found))
+
+    @staticmethod
+    def _needles(keys: U32) -> U64:
+        """Where each key's bucket starts and ends, as sorted entries: ``key << 32`` and
+        ``(key + 1) << 32``, interleaved (one binary search for both, near each other)."""
+        ordered = keys.astype(np.uint64)
+        ordered.sort()  # sorted needles: numpy's binary search starts from the last one's place
+        needles = np.empty(2 * len(ordered), dtype=np.uint64)
+        needles[0::2] = ordered << _SHIFT
+        needles[1::2] = (ordered + np.uint64(1)) << _SHIFT
+        return needles
 
     def remove(
         self, gone_share: Callable[[int, int], float], alive: Callable[[I64], npt.NDArray[np.bool_]]
@@ -199,17 +219,18 @@ class BandIndex:
         while True:
             tiers: dict[int, list[int]] = {}
             for i, segment in enumerate(self._segments):
-                tier = max(0, int(np.log2(max(1, segment.last_row - segment.first_row + 1))) // 2)
-                tiers.setdefault(tier, []).append(i)
+                span = segment.last_row - segment.first_row + 1
+                if span < self.max_segment_rows:
+                    tiers.setdefault(max(0, int(np.log2(max(1, span))) // 2), []).append(i)
             full = [ids for ids in tiers.values() if len(ids) >= FANOUT]
             if not full:
                 return
             chosen = set(full[0])
             group = [self._segments[i] for i in sorted(chosen)]
-            merged = _Segment(  # sorted runs: timsort merges them in about linear time
-                np.sort(np.concatenate([s.entries for s in group]), kind="stable"),
-                min(s.first_row for s in group),
-                max(s.last_row for s in group),
+            entries = np.concatenate([s.entries for s in group])
+            entries.sort(kind="stable")  # in place; sorted runs: timsort merges them in linear time
+            merged = _Segment(
+                entries, min(s.first_row for s in group), max(s.last_row for s in group)
             )
             rest = [s for i, s in enumerate(self._segments) if i not in chosen]
             self._segments = [*rest, merged]
