@@ -8,6 +8,7 @@ import dataclasses
 import numpy as np
 import pytest
 
+from aggregator.dedup.clusters import Cluster
 from aggregator.dedup.corrections import Correction, CorrectionKind
 from aggregator.dedup.engine import DedupEngine, StoredArticle
 from aggregator.dedup.model import Assignment, Outcome, Rule
@@ -301,3 +302,39 @@ def test_a_row_vector_follows_the_idf_it_is_read_under() -> None:
     assert np.array_equal(after.ids, fresh.ids)
     assert np.array_equal(after.weights, fresh.weights)
     assert not np.array_equal(after.weights, before.weights)
+
+
+SNIPPETS = [  # eight terms each, no two alike
+    "Storm floods harbour district overnight, stranding ferries, fishermen",
+    "Council approves budget funding bridge, tunnel, tramline, cycleways",
+    "Striker signs three year contract, rivals celebrate, fans protest",
+    "Museum reopens gallery after restoration, frescoes, tapestries, sculptures shine",
+    "Chipmaker posts record quarterly profit, margins widen, shares",
+    "Volcano ash grounds flights across region, airlines cancel departures",
+]
+
+
+def test_a_merge_needs_less_of_the_short_text_bar_as_the_clusters_grow() -> None:
+    e = engine()
+    rows = [
+        e.rows.row_of[e.add(article(f"s{i}", t, f"o{i}")).article_id]
+        for i, t in enumerate(SNIPPETS)
+    ]
+    terms = {e.rows.terms(r) for r in rows}
+    assert len(terms) == 1 and 0 < terms.pop() < PARAMS.vector_terms  # short, equally long
+    n = e.rows.terms(rows[0])
+    limit = e.linker.regroup._merge_limit
+    one, two, other = Cluster(1, 0, [rows[0]]), Cluster(2, 0, [rows[1]]), Cluster(3, 0, rows[2:])
+    pair = Cluster(4, 0, rows[:2])
+    join = e.linker.threshold(0.0, False, n)
+    floor = e.linker.threshold(0.0, False)
+    assert limit(one, two, 0.0, False, n) == pytest.approx(join)  # two articles: as a join
+    bars = [
+        limit(one, two, 0.0, False, n),
+        limit(one, other, 0.0, False, n),
+        limit(pair, other, 0.0, False, n),
+    ]
+    assert bars == sorted(bars, reverse=True) and len(set(bars)) == 3
+    assert all(floor < bar for bar in bars)  # less of the short-text term, never none
+    old = engine(merge_short_text="arrival").linker.regroup._merge_limit
+    assert old(pair, other, 0.0, False, n) == pytest.approx(join)  # the bridge's bar, any size

@@ -22,6 +22,7 @@ PINNED = {
     "story_threshold": 0.15,
     "same_outlet_penalty": 0.1,
     "short_text_factor": 1.0,
+    "merge_short_text": "clusters",
     "gap_penalty_per_day": 0.02,
     "copy_jaccard": 0.4,
     "copy_containment": 0.65,
@@ -137,3 +138,17 @@ def test_a_headline_without_a_snippet_joins_the_story_of_its_twin() -> None:
     bare, full = result.assignments["m1-typhoon#38"], result.assignments["m1-typhoon#13"]
     assert (bare.language, full.language) == ("en", "en")
     assert result.story_of()["m1-typhoon#38"] == result.story_of()["m1-typhoon#13"]
+
+
+def test_reports_of_one_leak_become_one_story_when_the_bridge_is_a_snippet() -> None:
+    """MSVCode on one day: reports of an HBO episode leak that all three annotators put in
+    one story. They formed three clusters whose average linkage (0.31-0.35) was well above the
+    threshold, but each bridging arrival was a snippet, and a merge used to need that
+    snippet's short-text bar. The bar now follows the clusters' own size and length."""
+    path = require_shared_data() / "clustering" / "msvcode-search-results"
+    records = same_day(msvcode_set(path).records)
+    leak = [f"m1-game of throne#{n}" for n in (1, 5, 8, 24, 28, 31, 40, 44, 45)]
+    stories = cluster_corpus(records, DedupParams()).story_of()
+    assert len({stories[i] for i in leak}) == 1
+    before = cluster_corpus(records, DedupParams(merge_short_text="arrival")).story_of()
+    assert len({before[i] for i in leak}) > 1  # the knob is what joins them

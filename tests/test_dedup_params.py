@@ -32,6 +32,7 @@ def test_unknown_key_is_refused_by_name() -> None:
         ({"idf_step_max": 0}, "idf_step_max"),
         ({"default_language": "EN"}, "default_language"),
         ({"default_language": ""}, "default_language"),
+        ({"merge_short_text": "bridge"}, "merge_short_text"),
     ],
 )
 def test_bad_values_name_their_key(values: dict[str, object], key: str) -> None:

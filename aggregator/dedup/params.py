@@ -18,6 +18,7 @@ from aggregator.errors import DedupError
 
 SCHEMA = 1  # bump when the meaning of a field changes, not only its value
 _LANGUAGE_KEY = re.compile(r"[a-z]{2,8}")
+MERGE_SHORT_TEXT = ("clusters", "arrival")
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +48,9 @@ class DedupParams:
     gap_penalty_per_day: float = 0.02  # added to the threshold per day of time gap
     same_outlet_penalty: float = 0.1  # added when the cluster already has the outlet
     short_text_factor: float = 1.0  # z: short texts need z * (1/sqrt(n) - 1/sqrt(terms)) more
+    # a merge's short-text term: "clusters" (their members' mean length, less as they grow)
+    # or "arrival" (that of the article bridging them; before 2026-11-30)
+    merge_short_text: str = "clusters"
     max_candidates: int = 48  # candidate articles kept per query (most band hits first)
     max_bucket: int = 1000  # LSH buckets larger than this are skipped as uninformative
     move_members: bool = True  # a new article may pull a better-fitting member over
@@ -141,5 +145,7 @@ def _check_ranges(p: DedupParams) -> None:
         _fail("link_gap_hours", "cannot exceed window_hours")
     if not 10 <= p.idf_buckets_log2 <= 26:
         _fail("idf_buckets_log2", "must lie in [10, 26]")
+    if p.merge_short_text not in MERGE_SHORT_TEXT:
+        _fail("merge_short_text", f"must be one of {', '.join(MERGE_SHORT_TEXT)}")
     if not _LANGUAGE_KEY.fullmatch(p.default_language):
         _fail("default_language", "must be a lower-case language code such as 'en'")

@@ -131,11 +131,28 @@ class Regrouper:
                 if score < self.params.story_threshold or not self._allowed_clusters(target, other):
                     continue
                 same = bool(self.book.outlets(target) & self.book.outlets(other))
-                if score >= self.engine.linker.threshold(gap, same, terms):
+                if score >= self._merge_limit(target, other, gap, same, terms):
                     target, event = self._merge(target, other, score, bridge)
                     events.append(event)
                     merged = True
         return events
+
+    def _merge_limit(self, a: Cluster, b: Cluster, gap: float, same: bool, terms: int) -> float:
+        """The linkage two clusters need to merge. With ``merge_short_text = "clusters"`` the
+        short-text term is that of their members' mean length, times
+        sqrt((1/na + 1/nb + 1/(na nb)) / 3): average linkage is the mean of na x nb cosines,
+        whose noise is partly each member's and partly each pair's, so it shrinks as the
+        clusters grow (two lone articles get the whole term, as a join does). With
+        ``"arrival"`` it is the term of the article that bridges them, however large they are."""
+        linker = self.engine.linker
+        if self.params.merge_short_text == "arrival":
+            return linker.threshold(gap, same, terms)
+        members = [*a.members, *b.members]
+        mean = round(sum(self.rows.terms(r) for r in members) / len(members))
+        base = linker.threshold(gap, same)
+        na, nb = len(a.members), len(b.members)
+        shrink = math.sqrt((1 / na + 1 / nb + 1 / (na * nb)) / 3)
+        return base + (linker.threshold(gap, same, max(1, mean)) - base) * shrink
 
     def _merge(
         self, a: Cluster, b: Cluster, score: float, bridge: str | None

@@ -232,6 +232,11 @@ class RowStore:
         chunk, at = self._at(row)
         return chunk.copy[at] if chunk.has_copy[at] else None
 
+    def terms(self, row: int) -> int:
+        """How many terms the row's vector holds."""
+        chunk, at = self._at(row)
+        return int(chunk.vec_len[at])
+
     def vector(self, row: int) -> tuple[U32, F32]:
         """The row's term ids and sublinear term frequencies."""
         chunk, at = self._at(row)
