@@ -338,3 +338,14 @@ def test_a_merge_needs_less_of_the_short_text_bar_as_the_clusters_grow() -> None
     assert all(floor < bar for bar in bars)  # less of the short-text term, never none
     old = engine(merge_short_text="arrival").linker.regroup._merge_limit
     assert old(pair, other, 0.0, False, n) == pytest.approx(join)  # the bridge's bar, any size
+
+
+def test_a_clusters_term_count_is_read_alike_row_by_row_and_by_column() -> None:
+    e = engine()
+    for i in range(130):
+        words = " ".join(SNIPPETS[j % len(SNIPPETS)] for j in range(1 + i % 4))
+        e.add(article(f"t{i}", f"{words} item{i}", f"o{i}"))
+    rows = sorted(e.rows.row_of.values())
+    assert len(rows) > 100 and len({e.rows.terms(r) for r in rows}) > 1
+    for members in (rows[:5], rows[:48], rows[:49], rows, rows[::-3]):
+        assert e.rows.terms_total(members) == sum(e.rows.terms(r) for r in members)

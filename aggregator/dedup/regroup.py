@@ -147,10 +147,11 @@ class Regrouper:
         linker = self.engine.linker
         if self.params.merge_short_text == "arrival":
             return linker.threshold(gap, same, terms)
-        members = [*a.members, *b.members]
-        mean = round(sum(self.rows.terms(r) for r in members) / len(members))
-        base = linker.threshold(gap, same)
         na, nb = len(a.members), len(b.members)
+        mean = round(
+            (self.rows.terms_total(a.members) + self.rows.terms_total(b.members)) / (na + nb)
+        )
+        base = linker.threshold(gap, same)
         shrink = math.sqrt((1 / na + 1 / nb + 1 / (na * nb)) / 3)
         return base + (linker.threshold(gap, same, max(1, mean)) - base) * shrink
 

@@ -8,13 +8,16 @@ terms. A chunk whose rows are all gone is freed, so memory follows the time wind
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
 CHUNK_BITS = 12
 CHUNK = 1 << CHUNK_BITS
+_GATHER_FROM = 48  # more rows than this: read a column with numpy, not row by row
 _MASK = CHUNK - 1
 
 U8 = npt.NDArray[np.uint8]
@@ -262,9 +265,20 @@ class RowStore:
         return gone / total if total else 1.0
 
     def alive_many(self, rows: npt.NDArray[np.int64]) -> npt.NDArray[np.bool_]:
-        """Which of ``rows`` are live, vectorised per chunk (one pass: rows grouped by
-        chunk with a stable sort, linear when they come sorted)."""
-        out = np.zeros(len(rows), dtype=bool)
+        """Which of ``rows`` are live."""
+        out: npt.NDArray[np.bool_] = self._gather(rows, "alive", bool)
+        return out
+
+    def terms_total(self, rows: Sequence[int]) -> int:
+        """The summed vector lengths of ``rows`` (a cluster's members)."""
+        if len(rows) <= _GATHER_FROM:
+            return sum(self.terms(row) for row in rows)
+        return int(self._gather(np.asarray(rows, dtype=np.int64), "vec_len", np.int64).sum())
+
+    def _gather(self, rows: npt.NDArray[np.int64], name: str, dtype: Any) -> npt.NDArray[Any]:
+        """A per-row column's values at ``rows`` (zero for rows of freed chunks), vectorised
+        per chunk: rows grouped by chunk with a stable sort, linear when they come sorted."""
+        out = np.zeros(len(rows), dtype=dtype)
         if len(rows) == 0:
             return out
         chunks = rows >> CHUNK_BITS
@@ -276,7 +290,7 @@ class RowStore:
             chunk = self._chunks.get(int(ordered[start]))
             if chunk is not None:
                 pick = order[start:stop]
-                out[pick] = chunk.alive[rows[pick] & _MASK]
+                out[pick] = getattr(chunk, name)[rows[pick] & _MASK]
         return out
 
     def free_dead_chunks(self) -> None:
