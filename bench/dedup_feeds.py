@@ -1,6 +1,8 @@
 """Two parameter sets side by side on real, unlabelled feeds: what a change joins or splits.
 
-    .venv/bin/python -m bench.dedup_feeds --param merge_short_text='"arrival"' [--show 12]
+    .venv/bin/python -m bench.dedup_feeds [--base KEY=JSON ...] --param KEY=JSON [--show 12]
+
+e.g. ``--base merge_short_text='"arrival"' --param merge_short_text='"clusters"'``.
 
 Reads every feed of ``../shared/data/feeds/news-2026-02`` (29 outlets, February 2026) with
 the service's own parser and clusters the entries (title and summary as the feed gives them,
