@@ -5,9 +5,10 @@ hundred bytes per article and band (measured in docs/dedup.md); at a million art
 does not fit. Here each (band, article) entry is one uint64: the band's 32-bit key in the
 high half, the 32-bit row number in the low half. Entries live in sorted, immutable segments
 (a log-structured merge: new rows collect in a small dict, are sealed into a sorted segment,
-and segments of similar size are merged, up to ``max_segment_rows`` rows: a bigger merge would
-hold three copies of a large segment for a moment, and a big segment is dropped whole only
-when all its rows are gone), so a query is one ``searchsorted`` per segment.
+and segments of similar size are merged, up to ``max_segment_rows`` rows: a merge holds the
+old segments and the new one at once, which at a million rows lifted the peak by hundreds of
+MB, and a big segment is dropped whole only when all its rows are gone), so a query is one
+``searchsorted`` per segment.
 Rows are numbered in insertion order; removal is by row range and is lazy: a segment whose
 rows are all gone is dropped, a mostly-empty one is compacted. ``insert_many`` (start-up)
 seals whole groups of rows straight from arrays; the index it builds is the one row-by-row
