@@ -13,7 +13,7 @@ from aggregator.dedup.corrections import Correction, CorrectionKind
 from aggregator.dedup.engine import DedupEngine, StoredArticle
 from aggregator.dedup.model import Assignment, Outcome, Rule
 from aggregator.dedup.params import DedupParams
-from aggregator.dedup.vectors import SparseVec
+from aggregator.dedup.vectors import SparseVec, add
 from aggregator.types import Flag
 from tests.dedup_samples import BUDGET, DAY, FINAL, QUAKE_AP, QUAKE_OWN, T0, article
 
@@ -349,3 +349,26 @@ def test_a_clusters_term_count_is_read_alike_row_by_row_and_by_column() -> None:
     assert len(rows) > 100 and len({e.rows.terms(r) for r in rows}) > 1
     for members in (rows[:5], rows[:48], rows[:49], rows, rows[::-3]):
         assert e.rows.terms_total(members) == sum(e.rows.terms(r) for r in members)
+
+
+def test_cluster_sums_of_an_earlier_idf_step_are_freed_and_read_again_alike() -> None:
+    """A cached cluster sum is stale once the IDF steps; it is freed at the first read after
+    the step (not kept for every cluster ever read), and a new read gives the same sum a
+    fresh addition of the members' vectors gives."""
+    e = engine(idf_warm_up=0, idf_step_max=4)  # a step every few articles
+    for i, text in enumerate(SNIPPETS * 3):
+        e.add(article(f"f{i}", f"{text} {i}", f"o{i % 5}"))
+    clusters = list(e.book.clusters.values())
+    for cluster in clusters:
+        e.book.total(cluster)
+    assert all(c.total is not None for c in clusters)
+    step = e.idf.generation
+    for i, text in enumerate(SNIPPETS):
+        e.add(article(f"g{i}", text, f"p{i}"))
+    assert e.idf.generation > step
+    first = clusters[0]
+    got = e.book.total(first)
+    stale = [c for c in clusters if c.total is not None and c.total_stamp != e.idf.generation]
+    assert stale == []
+    fresh = add([e.book.vector(r) for r in first.members])
+    assert np.array_equal(got.ids, fresh.ids) and np.array_equal(got.weights, fresh.weights)

@@ -51,6 +51,8 @@ class ClusterBook:
         self.next_id = 1
         self._vectors: dict[int, SparseVec] = {}  # rows' unit vectors under the IDF below
         self._vectors_stamp = -1
+        self._summed: list[Cluster] = []  # clusters whose sum was made under this IDF step
+        self._summed_stamp = -1
 
     def new(self, language: int, cluster_id: int | None = None) -> Cluster:
         if cluster_id is None:
@@ -78,9 +80,22 @@ class ClusterBook:
 
     def total(self, cluster: Cluster) -> SparseVec:
         if cluster.total is None or cluster.total_stamp != self.idf.generation:
+            self._forget_stale_sums()
             cluster.total = add([self.vector(r) for r in cluster.members])
             cluster.total_stamp = self.idf.generation
+            self._summed.append(cluster)
         return cluster.total
+
+    def _forget_stale_sums(self) -> None:
+        """After an IDF step every cached sum is stale (it would be summed afresh when next
+        read): free them, so the sums held are those of the clusters read since the step, not
+        of every cluster ever read (at a million articles, hundreds of MB)."""
+        if self._summed_stamp == self.idf.generation:
+            return
+        for cluster in self._summed:
+            if cluster.total_stamp != self.idf.generation:
+                cluster.total = None
+        self._summed, self._summed_stamp = [], self.idf.generation
 
     def outlets(self, cluster: Cluster) -> set[int]:
         if cluster.outlet_codes is None:
