@@ -27,6 +27,7 @@ import statistics
 import subprocess
 import sys
 import time
+from array import array
 from typing import Any
 
 import numpy as np
@@ -49,7 +50,7 @@ def run_engine(size: int) -> dict[str, Any]:
     pool = sentence_pool()
     base = peak_mb()
     engine = DedupEngine(DedupParams())
-    times: list[float] = []
+    times = array("d")  # 8 bytes an article, not a 32-byte float object: at 1M, 24 MB less
     wall = time.perf_counter()
     for doc in stream(pool, size, 0, PER_DAY):
         started = time.process_time()
@@ -67,16 +68,17 @@ def run_engine(size: int) -> dict[str, Any]:
     engine.copy_index.flush()
     tenth = max(1, size // 10)
     slices = [1000 * statistics.mean(times[i : i + tenth]) for i in range(0, size, tenth)]
-    ordered = sorted(times)
+    peak = peak_mb()  # before the sort below
+    ordered = np.sort(np.frombuffer(times, dtype=np.float64))
     return {
         "size": size,
         "cpu_s": sum(times),
         "wall_s_with_generation": time.perf_counter() - wall,
         "ms_per_article": 1000 * sum(times) / size,
         "ms_per_tenth": [round(s, 3) for s in slices],
-        "p50_ms": 1000 * ordered[size // 2],
-        "p99_ms": 1000 * ordered[int(size * 0.99)],
-        "peak_rss_mb": peak_mb(),
+        "p50_ms": 1000 * float(ordered[size // 2]),
+        "p99_ms": 1000 * float(ordered[int(size * 0.99)]),
+        "peak_rss_mb": peak,
         "rss_before_mb": base,
         "index_numpy_mb": engine.index_bytes() / 2**20,
         "live_rows": engine.rows.live,

@@ -88,13 +88,15 @@ class ClusterBook:
 
     def _forget_stale_sums(self) -> None:
         """After an IDF step every cached sum is stale (it would be summed afresh when next
-        read): free them, so the sums held are those of the clusters read since the step, not
-        of every cluster ever read (at a million articles, hundreds of MB)."""
+        read): free them, and the outlet sets of the same clusters (cheap to make again), so
+        what is held is for the clusters read since the step, not for every cluster ever read
+        (at a million articles, hundreds of MB)."""
         if self._summed_stamp == self.idf.generation:
             return
         for cluster in self._summed:
             if cluster.total_stamp != self.idf.generation:
                 cluster.total = None
+                cluster.outlet_codes = None
         self._summed, self._summed_stamp = [], self.idf.generation
 
     def outlets(self, cluster: Cluster) -> set[int]:
