@@ -21,6 +21,7 @@ bench/dedup_synth.py at about 143k articles a day (1M = one week, the window).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import resource
 import statistics
@@ -86,31 +87,67 @@ def run_engine(size: int) -> dict[str, Any]:
     }
 
 
-def run_hold(size: int) -> dict[str, Any]:
+HOLD_SPAN = 6.5 * 86400  # the restored articles' times: 6.5 days, inside the week's window
+HOLD_START = 1.8e9
+THEN_ADD = 20_000  # hold_add: new articles assigned after the restore
+
+
+def _held(size: int) -> tuple[DedupEngine, float, float]:
+    """An engine holding ``size`` restored articles; the RSS peak before it, restore seconds."""
     pool = sentence_pool()
     maker = DedupEngine(DedupParams())
     sigs = [(d.outlet, maker.add(d).signature) for d in stream(pool, 20_000, 1, PER_DAY)]
     usable = [(o, s) for o, s in sigs if s is not None]
     base = peak_mb()
     engine = DedupEngine(DedupParams())
-    span = 6.5 * 86400
     started = time.perf_counter()
 
     def items() -> Any:
         for i in range(size):
             outlet, sig = usable[i % len(usable)]
-            yield StoredArticle(f"h{i}", outlet, 1.8e9 + span * i / size, sig, 1 + i // 3, 1 + i)
+            when = HOLD_START + HOLD_SPAN * i / size
+            yield StoredArticle(f"h{i}", outlet, when, sig, 1 + i // 3, 1 + i)
 
     engine.restore(items())
+    return engine, base, time.perf_counter() - started
+
+
+def run_hold(size: int) -> dict[str, Any]:
+    engine, base, restore_s = _held(size)
     engine.story_index.flush()
     engine.copy_index.flush()
     return {
         "size": size,
-        "restore_s": time.perf_counter() - started,
+        "restore_s": restore_s,
         "peak_rss_mb": peak_mb(),
         "rss_before_mb": base,
         "index_numpy_mb": engine.index_bytes() / 2**20,
         "live_rows": engine.rows.live,
+    }
+
+
+def run_hold_add(size: int) -> dict[str, Any]:
+    """``size`` articles restored, then ``THEN_ADD`` new ones assigned with ``add`` (times
+    after the restored ones, inside the window): the memory of an engine at that size while
+    it works (cluster sums, outlet sets, row vectors, open LSH rows), not only what it holds."""
+    engine, base, restore_s = _held(size)
+    shift = HOLD_START + HOLD_SPAN - 1_700_000_000.0  # the stream starts at 1.7e9
+    times = array("d")
+    for doc in stream(sentence_pool(), THEN_ADD, 2, PER_DAY):
+        moved = dataclasses.replace(doc, id=f"n{doc.id}", time=(doc.time or 0.0) + shift)
+        started = time.process_time()
+        engine.add(moved)
+        times.append(time.process_time() - started)
+    return {
+        "size": size,
+        "added": THEN_ADD,
+        "restore_s": restore_s,
+        "ms_per_added_article": 1000 * sum(times) / len(times),
+        "peak_rss_mb": peak_mb(),
+        "rss_before_mb": base,
+        "index_numpy_mb": engine.index_bytes() / 2**20,
+        "live_rows": engine.rows.live,
+        "clusters": len(engine.book.clusters),
     }
 
 
@@ -184,6 +221,7 @@ RUNNERS = {
     "naive": run_naive,
     "lsh": run_lsh,
     "baseline": run_baseline,
+    "hold_add": run_hold_add,
 }
 
 
