@@ -11,13 +11,12 @@ check that every copy group lies inside one story cluster.
 from __future__ import annotations
 
 import argparse
-import json
 from collections import defaultdict
 
 from aggregator.dedup.batch import cluster_corpus
 from aggregator.dedup.metrics import PRF, pairwise
 from aggregator.dedup.params import DedupParams
-from bench.dedup_data import dev_sets, same_day
+from bench.dedup_data import dev_sets, param_overrides, same_day
 from bench.dedup_reprints import with_reprints
 
 
@@ -42,8 +41,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--share", type=float, default=0.5)
     parser.add_argument("--param", action="append", default=[], help="KEY=JSON override")
     args = parser.parse_args(argv)
-    overrides = {k: json.loads(v) for k, v in (item.split("=", 1) for item in args.param)}
-    params = DedupParams.from_mapping(overrides)
+    params = DedupParams.from_mapping(param_overrides(args.param))
     print(f"params {params.version}")
     for name in ("basil", "allsides"):
         for seed in range(args.seeds):

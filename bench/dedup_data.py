@@ -15,6 +15,7 @@ import os
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 from aggregator.corpus import CorpusRecord, parse_published, read_corpus
@@ -103,6 +104,11 @@ def dev_sets() -> list[DevSet]:
         jsonl_set("allsides", root / "allsides-groups.jsonl"),
         msvcode_set(root / "msvcode-search-results"),
     ]
+
+
+def param_overrides(items: list[str]) -> dict[str, Any]:
+    """``--param KEY=JSON`` arguments of the dedup benches as a mapping of overrides."""
+    return {key: json.loads(value) for key, value in (item.split("=", 1) for item in items)}
 
 
 def same_day(records: list[CorpusRecord]) -> list[CorpusRecord]:

@@ -31,7 +31,7 @@ from aggregator.dedup.batch import cluster_corpus
 from aggregator.dedup.metrics import Scores, score
 from aggregator.dedup.params import DedupParams
 from bench.dedup_baseline import cluster, distance_matrix
-from bench.dedup_data import DevSet, dev_sets, same_day
+from bench.dedup_data import DevSet, dev_sets, param_overrides, same_day
 
 Cell = tuple[str, str, str]  # (set, mode, gold)
 MODES = ("dated", "dense")
@@ -191,7 +191,7 @@ def main(argv: list[str] | None = None, out: Callable[[str], None] = print) -> i
     parser.add_argument("--json", default=None)
     parser.add_argument("--param", action="append", default=[], help="KEY=JSON override")
     args = parser.parse_args(argv)
-    overrides = {k: json.loads(v) for k, v in (item.split("=", 1) for item in args.param)}
+    overrides = param_overrides(args.param)
     started = time.perf_counter()
     outcome = run(args.engine, args.baseline, args.shuffles, overrides)
     text, record = table(outcome, args.shuffles)

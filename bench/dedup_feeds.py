@@ -16,7 +16,6 @@ that a change joins reports of one event and makes no giant cluster of unrelated
 from __future__ import annotations
 
 import argparse
-import json
 from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -28,7 +27,7 @@ from aggregator.dedup.batch import cluster_corpus
 from aggregator.dedup.params import DedupParams
 from aggregator.errors import ParseError
 from aggregator.parse import parse_feed
-from bench.dedup_data import data_dir
+from bench.dedup_data import data_dir, param_overrides
 
 FEEDS = Path("feeds") / "news-2026-02"
 SEEN_AT = datetime(2026, 3, 1, tzinfo=UTC)  # after the feeds were saved: no future dates
@@ -98,21 +97,17 @@ def report(
     return lines
 
 
-def _override(items: list[str]) -> dict[str, Any]:
-    return {k: json.loads(v) for k, v in (item.split("=", 1) for item in items)}
-
-
 def main(argv: list[str] | None = None, out: Callable[[str], None] = print) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--base", action="append", default=[], help="KEY=JSON, both runs")
     parser.add_argument("--param", action="append", default=[], help="KEY=JSON, second run")
     parser.add_argument("--show", type=int, default=12)
     args = parser.parse_args(argv)
-    base = _override(args.base)
+    base = param_overrides(args.base)
     records = feed_records(data_dir() / FEEDS)
     out(f"{len(records)} entries from {len({r.outlet for r in records})} feeds")
     first = stories(records, base)
-    second = stories(records, {**base, **_override(args.param)})
+    second = stories(records, {**base, **param_overrides(args.param)})
     for line in report(records, first, second, args.show):
         out(line)
     return 0
