@@ -5,6 +5,7 @@ corrections. Every change comes back as a ClusterEvent for the caller to apply t
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from aggregator.dedup.clusters import Cluster
@@ -164,7 +165,7 @@ class Regrouper:
         kind = Rule.MERGE if bridge is not None else Rule.EDITOR
         return keep, ClusterEvent(kind, moved, gone.id, keep.id, score, bridge)
 
-    def _allowed(self, ids: list[str], members: list[int]) -> bool:
+    def _allowed(self, ids: list[str], members: Iterable[int]) -> bool:
         constraints = self.engine.constraints
         return not constraints or constraints.allows(ids, (self.rows.id(r) for r in members))
 

@@ -275,10 +275,23 @@ class RowStore:
             return sum(self.terms(row) for row in rows)
         return int(self._gather(np.asarray(rows, dtype=np.int64), "vec_len", np.int64).sum())
 
-    def _gather(self, rows: npt.NDArray[np.int64], name: str, dtype: Any) -> npt.NDArray[Any]:
-        """A per-row column's values at ``rows`` (zero for rows of freed chunks), vectorised
-        per chunk: rows grouped by chunk with a stable sort, linear when they come sorted."""
-        out = np.zeros(len(rows), dtype=dtype)
+    def vectors(self, rows: Sequence[int]) -> tuple[U32, F32, npt.NDArray[np.int64]]:
+        """``vector`` of each of ``rows``, read by column: the term ids and the term
+        frequencies of one row after another, and how many each row has."""
+        at = np.asarray(rows, dtype=np.int64)
+        lengths = self._gather(at, "vec_len", np.int64)
+        held = np.arange(self._terms) < lengths[:, None]
+        ids = self._gather(at, "vec_ids", np.uint32, self._terms)[held]
+        tf = self._gather(at, "vec_tf", np.float16, self._terms)[held].astype(np.float32)
+        return ids, tf, lengths
+
+    def _gather(
+        self, rows: npt.NDArray[np.int64], name: str, dtype: Any, width: int = 0
+    ) -> npt.NDArray[Any]:
+        """A per-row column's values at ``rows`` (zero for rows of freed chunks; ``width``
+        values a row for the 2-D columns), vectorised per chunk: rows grouped by chunk with a
+        stable sort, linear when they come sorted."""
+        out = np.zeros((len(rows), width) if width else len(rows), dtype=dtype)
         if len(rows) == 0:
             return out
         chunks = rows >> CHUNK_BITS
