@@ -278,12 +278,31 @@ class RowStore:
     def vectors(self, rows: Sequence[int]) -> tuple[U32, F32, npt.NDArray[np.int64]]:
         """``vector`` of each of ``rows``, read by column: the term ids and the term
         frequencies of one row after another, and how many each row has."""
+        if len(rows) <= _GATHER_FROM:
+            return self._vectors_row_by_row(rows)
         at = np.asarray(rows, dtype=np.int64)
         lengths = self._gather(at, "vec_len", np.int64)
         held = np.arange(self._terms) < lengths[:, None]
         ids = self._gather(at, "vec_ids", np.uint32, self._terms)[held]
         tf = self._gather(at, "vec_tf", np.float16, self._terms)[held].astype(np.float32)
         return ids, tf, lengths
+
+    def _vectors_row_by_row(self, rows: Sequence[int]) -> tuple[U32, F32, npt.NDArray[np.int64]]:
+        ids: list[U32] = []
+        tf: list[npt.NDArray[np.float16]] = []
+        lengths: list[int] = []
+        for row in rows:
+            chunk = self._chunks[row >> CHUNK_BITS]
+            at = row & _MASK
+            n = int(chunk.vec_len[at])
+            ids.append(chunk.vec_ids[at, :n])
+            tf.append(chunk.vec_tf[at, :n])
+            lengths.append(n)
+        return (
+            np.concatenate(ids),
+            np.concatenate(tf).astype(np.float32),
+            np.array(lengths, dtype=np.int64),
+        )
 
     def _gather(
         self, rows: npt.NDArray[np.int64], name: str, dtype: Any, width: int = 0
