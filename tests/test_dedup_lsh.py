@@ -68,6 +68,38 @@ def test_oversized_buckets_are_skipped() -> None:
     assert len(rows) == 0
 
 
+@settings(max_examples=25, deadline=None)
+@given(
+    data=st.lists(st.lists(st.integers(0, 2), min_size=4, max_size=4), min_size=1, max_size=50),
+    seal_rows=st.integers(2, 64),
+    max_bucket=st.integers(1, 12),
+)
+def test_a_bucket_is_skipped_by_its_size_in_the_whole_index_however_it_is_segmented(
+    data: list[list[int]], seal_rows: int, max_bucket: int
+) -> None:
+    """A bucket of more than ``max_bucket`` rows is skipped even when each segment and the
+    open rows hold fewer; one of at most that many is read whole: what a query finds does
+    not depend on how the rows were sealed and merged."""
+    index = BandIndex(max_bucket=max_bucket, seal_rows=seal_rows, max_segment_rows=2 * seal_rows)
+    sigs = {row: np.array(v, dtype=np.uint32) for row, v in enumerate(data)}
+    keys = {row: band_keys(sig, 4, 1) for row, sig in sigs.items()}
+    for row in sigs:
+        index.insert(row, keys[row])
+    sizes: dict[int, int] = {}
+    for row_keys in keys.values():
+        for key in row_keys.tolist():
+            sizes[key] = sizes.get(key, 0) + 1
+    for query in list(keys.values())[:5]:
+        small = {k for k in query.tolist() if sizes[k] <= max_bucket}
+        want: dict[int, int] = {}
+        for row, row_keys in keys.items():
+            hits = sum(k in small for k in row_keys.tolist())
+            if hits:
+                want[row] = hits
+        rows, counts = index.query(query)
+        assert dict(zip(rows.tolist(), counts.tolist(), strict=True)) == want
+
+
 def test_band_keys_differ_per_band() -> None:
     keys = band_keys(np.zeros(8, dtype=np.uint32), 8, 1)
     assert len(set(keys.tolist())) == 8

@@ -32,6 +32,7 @@ I64 = npt.NDArray[np.int64]
 _LOW = np.uint64(0xFFFFFFFF)
 _SHIFT = np.uint64(32)
 _PRIME = np.uint64(0x100000001B3)
+_NONE: list[int] = []  # the open rows of a key that has none
 _MIX = np.uint64(0xFF51AFD7ED558CCD)
 SEAL_ROWS = 2048
 FANOUT = 4  # merge when this many segments share a size tier
@@ -141,30 +142,41 @@ class BandIndex:
             self._seal()
 
     def query(self, keys: U32) -> tuple[I64, I64]:
-        """Rows sharing at least one band key, and how many bands each shares."""
+        """Rows sharing at least one band key, and how many bands each shares. A bucket
+        holding more than ``max_bucket`` rows in the whole index (open rows and every
+        segment together) is skipped as uninformative."""
         self._settle()
+        ordered = np.sort(keys)  # the order of the needles' buckets
+        opened = [self._open.get(key, _NONE) for key in ordered.tolist()]
+        sizes = np.fromiter((len(hit) for hit in opened), dtype=np.int64, count=len(opened))
+        spans = self._spans(ordered)
+        for lo, hi in spans:
+            sizes += hi - lo
+        kept = (sizes > 0) & (sizes <= self.max_bucket)
         found: list[npt.NDArray[np.int64]] = []
-        opened: list[int] = []
-        for key in keys.tolist():
-            hit = self._open.get(key)
-            if hit and len(hit) <= self.max_bucket:
-                opened.extend(hit)
-        if opened:
-            found.append(np.array(opened, dtype=np.int64))
-        needles = self._needles(keys)
-        wrapped = int((keys == _LOW).sum())  # their end needles wrapped to 0, sorted last
-        for segment in self._segments:
-            bounds = segment.entries.searchsorted(needles)
-            lo, hi = bounds[0::2], bounds[1::2]
-            if wrapped:  # the top key's bucket runs to the end of the segment
-                hi[-wrapped:] = len(segment.entries)
-            width = hi - lo
-            for at in ((width > 0) & (width <= self.max_bucket)).nonzero()[0].tolist():
+        rows = [row for at in kept.nonzero()[0].tolist() for row in opened[at]]
+        if rows:
+            found.append(np.array(rows, dtype=np.int64))
+        for segment, (lo, hi) in zip(self._segments, spans, strict=True):
+            for at in (kept & (hi > lo)).nonzero()[0].tolist():
                 found.append((segment.entries[lo[at] : hi[at]] & _LOW).astype(np.int64))
         if not found:
             empty = np.zeros(0, dtype=np.int64)
             return empty, empty
         return distinct_counts(np.concatenate(found))
+
+    def _spans(self, ordered: U32) -> list[tuple[I64, I64]]:
+        """Where each of the sorted keys' buckets starts and ends in each segment."""
+        needles = self._needles(ordered)
+        wrapped = int((ordered == _LOW).sum())  # their end needles wrapped to 0, sorted last
+        spans: list[tuple[I64, I64]] = []
+        for segment in self._segments:
+            bounds = segment.entries.searchsorted(needles)
+            lo, hi = bounds[0::2], bounds[1::2]
+            if wrapped:  # the top key's bucket runs to the end of the segment
+                hi[-wrapped:] = len(segment.entries)
+            spans.append((lo, hi))
+        return spans
 
     @staticmethod
     def _needles(keys: U32) -> U64:
