@@ -276,8 +276,11 @@ class RowStore:
         return int(self._gather(np.asarray(rows, dtype=np.int64), "vec_len", np.int64).sum())
 
     def vectors(self, rows: Sequence[int]) -> tuple[U32, F32, npt.NDArray[np.int64]]:
-        """``vector`` of each of ``rows``, read by column: the term ids and the term
-        frequencies of one row after another, and how many each row has."""
+        """``vector`` of each of ``rows`` (row by row up to ``_GATHER_FROM`` rows, by column
+        beyond): the term ids and the term frequencies of one row after another, and how
+        many each row has."""
+        if len(rows) == 0:
+            return np.zeros(0, np.uint32), np.zeros(0, np.float32), np.zeros(0, np.int64)
         if len(rows) <= _GATHER_FROM:
             return self._vectors_row_by_row(rows)
         at = np.asarray(rows, dtype=np.int64)
