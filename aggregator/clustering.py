@@ -23,7 +23,7 @@ from aggregator.compare import Lexicons, load_lexicons
 from aggregator.comparing import ComparisonRefresher
 from aggregator.dedup.corrections import Correction, CorrectionKind
 from aggregator.dedup.engine import DedupEngine, IdfCarry, StoredArticle
-from aggregator.dedup.features import DocInput
+from aggregator.dedup.features import doc_from_article
 from aggregator.dedup.model import Assignment, ClusterEvent
 from aggregator.dedup.params import DedupParams
 from aggregator.errors import DedupError, NewsaggError
@@ -155,7 +155,7 @@ class Clusterer:
 
     def _cluster(self, engine: DedupEngine, articles: Sequence[Article]) -> None:
         started = time.perf_counter()
-        assignments = [(a, engine.add(to_doc(a))) for a in articles]
+        assignments = [(a, engine.add(doc_from_article(a))) for a in articles]
         elapsed = time.perf_counter() - started
         idf = self._idf_due(engine)
         try:
@@ -313,17 +313,6 @@ class Clusterer:
             return
         if old:
             self.store.assignments.rekey(self.version, old, str(placement.story_cluster))
-
-
-def to_doc(article: Article) -> DocInput:
-    return DocInput(
-        id=str(article.id),
-        outlet=article.outlet_id,
-        title=article.title,
-        text=article.text,
-        time=article.sort_time.timestamp(),
-        language=article.language,
-    )
 
 
 def membership(article: Article, assignment: Assignment) -> MembershipRecord:

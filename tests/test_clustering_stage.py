@@ -15,7 +15,8 @@ import pytest
 from sqlalchemy import update
 
 from aggregator import clustering, editing
-from aggregator.clustering import build_cluster_stage, dedup_params, recluster_all, to_doc
+from aggregator.clustering import build_cluster_stage, dedup_params, recluster_all
+from aggregator.dedup import doc_from_article
 from aggregator.dedup.engine import DedupEngine
 from aggregator.importer import import_file
 from storage.db import migrate
@@ -172,7 +173,7 @@ def test_a_restarted_clusterer_keeps_the_idf_of_articles_gone_from_the_window(
     engine = DedupEngine(dedup_params(settings))
     same = 0
     for article in articles:
-        made = engine.add(to_doc(article))
+        made = engine.add(doc_from_article(article))
         same += stored[article.external_id or ""][1] == made.why_dict()
     assert len(articles) == len(stored) > 150
     if carry:
