@@ -127,18 +127,9 @@ class FeedPoller:
         result = self.store.articles.insert_drafts(
             drafts, now, max_revisions=self.settings.poll.max_revisions_per_article
         )
-        schedule = self._success_schedule(feed, now, response, parsed.ttl_minutes)
-        saved = replace(
-            _with_validators(feed, response),
-            next_check_at=schedule.next_check_at,
-            error_count=0,
-            state=schedule.state,
-            last_error=None,
-            last_error_code=None,
-            last_fetched_at=now,
-            last_success_at=now,
-            last_new_item_at=now if result.new_ids else feed.last_new_item_at,
-        )
+        saved = self._succeeded(feed, now, response, parsed.ttl_minutes)
+        if result.new_ids:
+            saved = replace(saved, last_new_item_at=now)
         self.store.feeds.save_feed(saved, status=response.status, owner=self.owner)
         self._log(feed, now, response, "ok", new_items=len(result.new_ids))
         self.metrics.fetch("feed", "ok")
@@ -157,17 +148,7 @@ class FeedPoller:
         )
 
     def _not_modified(self, feed: Feed, now: datetime, response: FetchedResponse) -> FeedReport:
-        schedule = self._success_schedule(feed, now, response, None)
-        saved = replace(
-            _with_validators(feed, response),
-            next_check_at=schedule.next_check_at,
-            error_count=0,
-            state=schedule.state,
-            last_error=None,
-            last_error_code=None,
-            last_fetched_at=now,
-            last_success_at=now,
-        )
+        saved = self._succeeded(feed, now, response, None)
         self.store.feeds.save_feed(saved, status=response.status, owner=self.owner)
         self._log(feed, now, response, "not_modified")
         self.metrics.fetch("feed", "not_modified")
@@ -234,11 +215,12 @@ class FeedPoller:
         )
         return FeedReport(feed.id, feed.outlet_id, "error", error_code=exc.code, error=str(exc))
 
-    def _success_schedule(
+    def _succeeded(
         self, feed: Feed, now: datetime, response: FetchedResponse, ttl: int | None
-    ) -> policy.Schedule:
+    ) -> Feed:
+        """``feed`` after an answer (200 or 304): its validators, next check and no error."""
         with self._rng_lock:
-            return policy.after_success(
+            schedule = policy.after_success(
                 now,
                 feed.interval_minutes,
                 self.settings.poll,
@@ -246,6 +228,16 @@ class FeedPoller:
                 ttl_minutes=ttl,
                 headers=response.headers,
             )
+        return replace(
+            _with_validators(feed, response),
+            next_check_at=schedule.next_check_at,
+            error_count=0,
+            state=schedule.state,
+            last_error=None,
+            last_error_code=None,
+            last_fetched_at=now,
+            last_success_at=now,
+        )
 
     def _log(
         self,
