@@ -179,14 +179,14 @@ class BandIndex:
         return spans
 
     @staticmethod
-    def _needles(keys: U32) -> U64:
-        """Where each key's bucket starts and ends, as sorted entries: ``key << 32`` and
-        ``(key + 1) << 32``, interleaved (one binary search for both, near each other)."""
-        ordered = keys.astype(np.uint64)
-        ordered.sort()  # sorted needles: numpy's binary search starts from the last one's place
-        needles = np.empty(2 * len(ordered), dtype=np.uint64)
-        needles[0::2] = ordered << _SHIFT
-        needles[1::2] = (ordered + np.uint64(1)) << _SHIFT
+    def _needles(ordered: U32) -> U64:
+        """Where each of the sorted keys' buckets starts and ends, as sorted entries: ``key
+        << 32`` and ``(key + 1) << 32``, interleaved (one binary search for both, near each
+        other; sorted needles: numpy's binary search starts from the last one's place)."""
+        wide = ordered.astype(np.uint64)
+        needles = np.empty(2 * len(wide), dtype=np.uint64)
+        needles[0::2] = wide << _SHIFT
+        needles[1::2] = (wide + np.uint64(1)) << _SHIFT
         return needles
 
     def remove(
