@@ -11,8 +11,10 @@ import pytest
 from aggregator.dedup.clusters import Cluster
 from aggregator.dedup.corrections import Correction, CorrectionKind
 from aggregator.dedup.engine import DedupEngine, StoredArticle
+from aggregator.dedup.features import analyse
 from aggregator.dedup.model import Assignment, Outcome, Rule
 from aggregator.dedup.params import DedupParams
+from aggregator.dedup.reading import RecentReadings, text_digest
 from aggregator.dedup.vectors import SparseVec, add
 from aggregator.types import Flag
 from tests.dedup_samples import BUDGET, DAY, FINAL, QUAKE_AP, QUAKE_OWN, T0, article
@@ -372,3 +374,45 @@ def test_cluster_sums_of_an_earlier_idf_step_are_freed_and_read_again_alike() ->
     assert stale == []
     fresh = add([e.book.vector(r) for r in first.members])
     assert np.array_equal(got.ids, fresh.ids) and np.array_equal(got.weights, fresh.weights)
+
+
+def test_a_reprint_of_a_text_read_lately_is_not_read_again() -> None:
+    e = engine()
+    first = e.add(article("a1", QUAKE_AP, "ap", "Quake hits Chile"))
+    copy = e.add(article("c1", QUAKE_AP, "cbs", "Quake hits Chile"))
+    other_title = e.add(article("r1", QUAKE_AP, "rt", "Chile quake"))
+    assert e.readings.hits == 1  # the same title and text; another title is read afresh
+    assert copy.why.rule is Rule.COPY and copy.why.score == 1.0
+    assert copy.copy_group == first.copy_group == other_title.copy_group
+    assert copy.signature is not None and first.signature is not None
+    assert copy.signature[:64] == first.signature[:64]  # one reading, stored twice
+
+
+def test_readings_are_kept_for_the_last_few_texts_only() -> None:
+    readings = RecentReadings(kept=2)
+    docs = [article(f"a{n}", text, "ap", "") for n, text in enumerate((QUAKE_AP, FINAL, BUDGET))]
+    fresh = DedupEngine(PARAMS, readings_kept=0)
+    for doc in docs:
+        readings.put(text_digest(doc), fresh._reading(analyse(doc, PARAMS)))
+    assert len(readings) == 2
+    assert readings.get(text_digest(docs[0])) is None  # read longest ago: gone
+    assert readings.get(text_digest(docs[2])) is not None and readings.hits == 1
+    assert len(fresh.readings) == 0  # kept=0 keeps none
+
+
+def test_a_reading_is_keyed_by_title_text_and_language_and_shared_read_only() -> None:
+    doc = article("a1", QUAKE_AP, "ap", "Quake hits Chile")
+    same = dataclasses.replace(doc, id="b9", outlet="cbs", time=T0 + DAY)
+    assert text_digest(doc) == text_digest(same)  # neither the id, the outlet nor the time
+    changed = [
+        dataclasses.replace(doc, title="Quake hits Peru"),
+        dataclasses.replace(doc, text=QUAKE_AP + " More."),
+        dataclasses.replace(doc, language="es"),
+        dataclasses.replace(doc, title="Quake hits Chile" + QUAKE_AP[:5], text=QUAKE_AP[5:]),
+    ]
+    assert len({text_digest(d) for d in [doc, *changed]}) == 5
+    reading = DedupEngine(PARAMS)._reading(analyse(doc, PARAMS))
+    assert reading.signature is not None
+    for shared in (reading.signature.copy, reading.signature.story, reading.term_ids):
+        with pytest.raises(ValueError, match="read-only"):
+            shared[0] = 0

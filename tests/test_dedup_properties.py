@@ -10,8 +10,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from aggregator.corpus import CorpusRecord
-from aggregator.dedup.batch import cluster_corpus
+from aggregator.dedup.batch import cluster_corpus, publication_order, to_doc
 from aggregator.dedup.corrections import Correction, CorrectionKind
+from aggregator.dedup.engine import DedupEngine
 from aggregator.dedup.model import Placement
 from aggregator.dedup.params import DedupParams
 
@@ -152,3 +153,16 @@ def test_corrections_win_over_clustering(records: list[CorpusRecord], data: st.D
     assert len({stories[i] for i in moving}) == 1
     assert not {stories[i] for i in moving} & {stories[i] for i in away}
     assert nested(result.placements)
+
+
+@SETTINGS
+@given(records=corpora(), kept=st.integers(1, 3))
+def test_readings_kept_for_reprints_change_no_result(
+    records: list[CorpusRecord], kept: int
+) -> None:
+    docs = [to_doc(records[i]) for i in publication_order(records)]
+    reused = DedupEngine(DedupParams(), readings_kept=kept)
+    fresh = DedupEngine(DedupParams(), readings_kept=0)
+    assert [reused.add(d) for d in docs] == [fresh.add(d) for d in docs]
+    assert reused.placements() == fresh.placements()
+    assert fresh.readings.hits == 0 and len(reused.readings) <= kept

@@ -30,6 +30,7 @@ from aggregator.dedup.linking import CopyMatch, Linker, Probe
 from aggregator.dedup.lsh import BandIndex, band_keys
 from aggregator.dedup.model import Assignment, ClusterEvent, Outcome, Placement, Rule, Why
 from aggregator.dedup.params import DedupParams
+from aggregator.dedup.reading import READINGS_KEPT, Reading, RecentReadings, term_table, text_digest
 from aggregator.dedup.restore import count_terms, restore_all
 from aggregator.dedup.rows import RowData, RowStore
 from aggregator.dedup.signatures import ArticleSignature, MinHasher
@@ -45,7 +46,9 @@ class DedupEngine:
     """Copy groups and story clusters for a stream of articles. Not thread-safe: one
     clusterer owns one engine."""
 
-    def __init__(self, params: DedupParams, *, keep_evicted: bool = False) -> None:
+    def __init__(
+        self, params: DedupParams, *, keep_evicted: bool = False, readings_kept: int = READINGS_KEPT
+    ) -> None:
         self.params = params
         self.copy_hasher = MinHasher(params.copy_num_perm, params.seed)
         self.story_hasher = MinHasher(params.story_num_perm, params.seed)
@@ -62,6 +65,7 @@ class DedupEngine:
         self._codes: dict[str, int] = {}
         self._keep_evicted = keep_evicted
         self.evicted: list[Placement] = []
+        self.readings = RecentReadings(readings_kept)
 
     # -- public API ------------------------------------------------------------------------
 
@@ -70,19 +74,19 @@ class DedupEngine:
         An id the index already holds is a new revision: the old one is dropped first."""
         time = self._tick(doc.time)
         self._forget(doc.id)
-        feats = analyse(doc, self.params)
-        if not feats.clusterable:
-            return self._alone(doc, feats)
-        sig = self._signature(feats)
-        cands = self.linker.candidates(sig, self.code(feats.language), time)
+        reading = self._read(doc)
+        if reading.signature is None:
+            return self._alone(doc, reading)
+        sig = reading.signature
+        cands = self.linker.candidates(sig, self.code(reading.language), time)
         copies = self.linker.copies(sig, cands)
         copy = copies[0] if copies else None
         if copy is not None and self._is_duplicate(copy, doc.outlet, sig):
-            return self._duplicate(doc, feats, copy.row, copy.score)
-        language = self.code(feats.language)
-        vector, stored, words = self._vector(feats, time, sig)
+            return self._duplicate(doc, reading, copy.row, copy.score)
+        language = self.code(reading.language)
+        vector, stored = self._vector(reading, time)
         sig = _with_vector(sig, stored)
-        probe = Probe(doc.id, vector, words, time, language, self.code(doc.outlet))
+        probe = Probe(doc.id, vector, reading.words, time, language, self.code(doc.outlet))
         decision = self.linker.decide(probe, cands, copy)
         row = self._store(
             doc.id, doc.outlet, sig, time=time, cluster=decision.cluster, group=decision.copy_group
@@ -95,8 +99,8 @@ class DedupEngine:
             copy_group=self.rows.copy_group(row),
             why=decision.why,
             near_miss=decision.near_miss,
-            flags=feats.flags,
-            language=feats.language,
+            flags=reading.flags,
+            language=reading.language,
             events=tuple(events),
             signature=sig.to_bytes(),
         )
@@ -210,6 +214,27 @@ class DedupEngine:
         due = known & (slots > before)
         return returned, clocks, np.flatnonzero(due)
 
+    def _read(self, doc: DocInput) -> Reading:
+        """The article-only work (analysis, signatures, term table), once per distinct text
+        among the last few read (``reading.py``: reprints reuse it)."""
+        key = text_digest(doc)
+        found = self.readings.get(key)
+        if found is None:
+            found = self._reading(analyse(doc, self.params))
+            self.readings.put(key, found)
+        return found
+
+    def _reading(self, feats: Features) -> Reading:
+        ids, tf, words = term_table(feats)
+        return Reading(
+            flags=feats.flags,
+            language=feats.language,
+            signature=self._signature(feats) if feats.clusterable else None,
+            term_ids=ids,
+            term_tf=tf,
+            words=words,
+        )
+
     def _signature(self, feats: Features) -> ArticleSignature:
         p = self.params
         copy = np.zeros(0, dtype=np.uint32)
@@ -217,6 +242,8 @@ class DedupEngine:
             copy = self.copy_hasher.signature(feats.shingles)
         story = self.story_hasher.signature(story_term_hashes(feats.story_terms))
         terms = distinct(np.fromiter(term_ids(feats.term_tf), dtype=np.uint32))
+        for shared in (copy, story, terms):  # reprints share them (``reading.py``)
+            shared.flags.writeable = False
         return ArticleSignature(
             seed=p.seed,
             copy=copy,
@@ -230,21 +257,16 @@ class DedupEngine:
             language=feats.language,
         )
 
-    def _vector(
-        self, feats: Features, time: float, sig: ArticleSignature
-    ) -> tuple[SparseVec, SparseVec, dict[int, str]]:
+    def _vector(self, reading: Reading, time: float) -> tuple[SparseVec, SparseVec]:
         """Count the article into the IDF, keep its top terms by TF-IDF; returns the unit
-        TF-IDF vector, the stored term frequencies and the words of the term ids."""
-        self.idf.add(sig.terms)
-        words = dict(zip(term_ids(feats.term_tf), feats.term_tf, strict=True))
-        ids = np.fromiter(words, dtype=np.uint32, count=len(words))
-        tf = np.fromiter(
-            map(feats.term_tf.__getitem__, words.values()), dtype=np.float64, count=len(ids)
-        )
+        TF-IDF vector and the stored term frequencies."""
+        assert reading.signature is not None
+        self.idf.add(reading.signature.terms)
+        ids, tf = reading.term_ids, reading.term_tf
         top = (-(tf * self.idf.idf(ids))).argsort(kind="stable")[: self.params.vector_terms]
         stored = from_terms(ids[top], tf[top].astype(np.float16).astype(np.float64))
         weighted = SparseVec(stored.ids, stored.weights * self.idf.idf(stored.ids))
-        return weighted.normalized(), stored, words
+        return weighted.normalized(), stored
 
     def _store(
         self,
@@ -291,7 +313,7 @@ class DedupEngine:
             return False
         return copy.score >= self.params.duplicate_jaccard or copy.same_body(self.rows, sig)
 
-    def _alone(self, doc: DocInput, feats: Features) -> Assignment:
+    def _alone(self, doc: DocInput, feats: Reading) -> Assignment:
         cluster = self.book.next_id
         self.book.next_id += 1
         group = self.next_copy_group
@@ -306,7 +328,7 @@ class DedupEngine:
             language=feats.language,
         )
 
-    def _duplicate(self, doc: DocInput, feats: Features, row: int, score: float) -> Assignment:
+    def _duplicate(self, doc: DocInput, feats: Reading, row: int, score: float) -> Assignment:
         original = self.rows.id(row)
         return Assignment(
             article_id=doc.id,
