@@ -11,10 +11,10 @@ import pytest
 from aggregator.dedup.clusters import Cluster
 from aggregator.dedup.corrections import Correction, CorrectionKind
 from aggregator.dedup.engine import DedupEngine, StoredArticle
-from aggregator.dedup.features import analyse
+from aggregator.dedup.features import DocInput, analyse
 from aggregator.dedup.model import Assignment, Outcome, Rule
 from aggregator.dedup.params import DedupParams
-from aggregator.dedup.reading import RecentReadings, text_digest
+from aggregator.dedup.reading import Reading, RecentReadings, text_digest
 from aggregator.dedup.vectors import SparseVec, add
 from aggregator.types import Flag
 from tests.dedup_samples import BUDGET, DAY, FINAL, QUAKE_AP, QUAKE_OWN, T0, article
@@ -388,6 +388,10 @@ def test_a_reprint_of_a_text_read_lately_is_not_read_again() -> None:
     assert copy.signature[:64] == first.signature[:64]  # one reading, stored twice
 
 
+def reading_of(doc: DocInput) -> Reading:
+    return DedupEngine(PARAMS, readings_kept=0)._reading(analyse(doc, PARAMS))
+
+
 def test_readings_are_kept_for_the_last_few_texts_only() -> None:
     readings = RecentReadings(kept=2)
     docs = [article(f"a{n}", text, "ap", "") for n, text in enumerate((QUAKE_AP, FINAL, BUDGET))]
@@ -398,6 +402,10 @@ def test_readings_are_kept_for_the_last_few_texts_only() -> None:
     assert readings.get(text_digest(docs[0])) is None  # read longest ago: gone
     assert readings.get(text_digest(docs[2])) is not None and readings.hits == 1
     assert len(fresh.readings) == 0  # kept=0 keeps none
+    few_terms = RecentReadings(kept=10, terms_kept=len(reading_of(docs[0]).term_ids) + 1)
+    for doc in docs:
+        few_terms.put(text_digest(doc), reading_of(doc))
+    assert len(few_terms) == 1  # the terms they hold, all told, are bounded too
 
 
 def test_a_reading_is_keyed_by_title_text_and_language_and_shared_read_only() -> None:

@@ -86,7 +86,7 @@ class DedupEngine:
         language = self.code(reading.language)
         vector, stored = self._vector(reading, time)
         sig = _with_vector(sig, stored)
-        probe = Probe(doc.id, vector, reading.words, time, language, self.code(doc.outlet))
+        probe = Probe(doc.id, vector, reading.words(), time, language, self.code(doc.outlet))
         decision = self.linker.decide(probe, cands, copy)
         row = self._store(
             doc.id, doc.outlet, sig, time=time, cluster=decision.cluster, group=decision.copy_group
@@ -232,7 +232,7 @@ class DedupEngine:
             signature=self._signature(feats) if feats.clusterable else None,
             term_ids=ids,
             term_tf=tf,
-            words=words,
+            term_words=words,
         )
 
     def _signature(self, feats: Features) -> ArticleSignature:

@@ -6,9 +6,10 @@ function of the title, the text and the declared language under one parameter se
 is about half of the engine's time an article (the analysis and the two MinHash signatures).
 Wire copy arrives from many outlets within minutes, title and text unchanged, so
 ``RecentReadings`` keeps the readings of the last few distinct texts by a digest of those
-three fields: an article whose exact title, text and language were read lately is not read
-again. Nothing depends on the outlet, the id or the time, so the results are the same, to
-the bit, whether or not a reading was found there.
+three fields (at most 256 texts, about 8 KB each: 2 MB; and 65,536 terms in all): an article whose exact
+title, text and language were read lately is not read again. Nothing in a reading depends
+on the outlet, the id or the time, so the results are the same, to the bit, whether or not
+a reading was found there.
 """
 
 from __future__ import annotations
@@ -22,7 +23,8 @@ import numpy.typing as npt
 from aggregator.dedup.features import DocInput, Features, term_ids
 from aggregator.dedup.signatures import ArticleSignature
 
-READINGS_KEPT = 256  # about 30 KB each (the term table): some 8 MB at most
+READINGS_KEPT = 256
+TERMS_KEPT = 1 << 16  # terms of the readings kept, all told
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,13 +37,19 @@ class Reading:
     signature: ArticleSignature | None  # without its vector; None when not clusterable
     term_ids: npt.NDArray[np.uint32]  # every content term, in the order of ``words``
     term_tf: npt.NDArray[np.float64]  # their sublinear term frequencies
-    words: dict[int, str]  # term id -> word, for explanations
+    term_words: str  # the terms themselves, NUL-separated (one string: a dict of them would
+    # hold five times the memory)
+
+    def words(self) -> dict[int, str]:
+        """Term id -> word, for explanations."""
+        return dict(zip(self.term_ids.tolist(), self.term_words.split("\0"), strict=True))
 
 
 def term_table(
     feats: Features,
-) -> tuple[npt.NDArray[np.uint32], npt.NDArray[np.float64], dict[int, str]]:
-    """The ids, frequencies and words of the article's terms (ids in first-seen order)."""
+) -> tuple[npt.NDArray[np.uint32], npt.NDArray[np.float64], str]:
+    """The ids, frequencies and words (NUL-separated) of the article's distinct term ids,
+    in first-seen order (of two terms whose ids collide, the later one's word is kept)."""
     words = dict(zip(term_ids(feats.term_tf), feats.term_tf, strict=True))
     ids = np.fromiter(words, dtype=np.uint32, count=len(words))
     tf = np.fromiter(
@@ -49,7 +57,7 @@ def term_table(
     )
     ids.flags.writeable = False
     tf.flags.writeable = False
-    return ids, tf, words
+    return ids, tf, "\0".join(words.values())
 
 
 def text_digest(doc: DocInput) -> bytes:
@@ -63,11 +71,13 @@ def text_digest(doc: DocInput) -> bytes:
 
 
 class RecentReadings:
-    """The readings of the last ``kept`` distinct texts; the oldest read goes first."""
+    """The readings of the last ``kept`` distinct texts, of ``terms_kept`` terms in all (a
+    gigantic text holds thousands); the one read longest ago goes first."""
 
-    def __init__(self, kept: int = READINGS_KEPT) -> None:
-        self.kept = kept
+    def __init__(self, kept: int = READINGS_KEPT, terms_kept: int = TERMS_KEPT) -> None:
+        self.kept, self.terms_kept = kept, terms_kept
         self._readings: dict[bytes, Reading] = {}
+        self._terms = 0
         self.hits = 0
 
     def get(self, key: bytes) -> Reading | None:
@@ -77,11 +87,13 @@ class RecentReadings:
         return found
 
     def put(self, key: bytes, reading: Reading) -> None:
-        if self.kept <= 0:
+        if self.kept <= 0 or len(reading.term_ids) > self.terms_kept or key in self._readings:
             return
-        if len(self._readings) >= self.kept:
-            del self._readings[next(iter(self._readings))]
         self._readings[key] = reading
+        self._terms += len(reading.term_ids)
+        while len(self._readings) > self.kept or self._terms > self.terms_kept:
+            oldest = self._readings.pop(next(iter(self._readings)))
+            self._terms -= len(oldest.term_ids)
 
     def __len__(self) -> int:
         return len(self._readings)
