@@ -11,7 +11,7 @@ import pytest
 from aggregator.dedup.clusters import Cluster
 from aggregator.dedup.corrections import Correction, CorrectionKind
 from aggregator.dedup.engine import DedupEngine, StoredArticle
-from aggregator.dedup.features import DocInput, analyse
+from aggregator.dedup.features import DocInput, analyse, term_id
 from aggregator.dedup.model import Assignment, Outcome, Rule
 from aggregator.dedup.params import DedupParams
 from aggregator.dedup.reading import Reading, RecentReadings, text_digest
@@ -419,8 +419,11 @@ def test_a_reading_is_keyed_by_title_text_and_language_and_shared_read_only() ->
         dataclasses.replace(doc, title="Quake hits Chile" + QUAKE_AP[:5], text=QUAKE_AP[5:]),
     ]
     assert len({text_digest(d) for d in [doc, *changed]}) == 5
-    reading = DedupEngine(PARAMS)._reading(analyse(doc, PARAMS))
+    reading = reading_of(doc)
     assert reading.signature is not None
+    words = list(analyse(doc, PARAMS).term_tf)
+    asked = [term_id(words[2]), term_id("unseenword"), term_id(words[0])]
+    assert reading.words_of(asked) == (words[2], words[0])  # in the order asked, unknown skipped
     for shared in (reading.signature.copy, reading.signature.story, reading.term_ids):
         with pytest.raises(ValueError, match="read-only"):
             shared[0] = 0

@@ -86,7 +86,7 @@ class DedupEngine:
         language = self.code(reading.language)
         vector, stored = self._vector(reading, time)
         sig = _with_vector(sig, stored)
-        probe = Probe(doc.id, vector, reading.words(), time, language, self.code(doc.outlet))
+        probe = Probe(doc.id, vector, reading.words_of, time, language, self.code(doc.outlet))
         decision = self.linker.decide(probe, cands, copy)
         row = self._store(
             doc.id, doc.outlet, sig, time=time, cluster=decision.cluster, group=decision.copy_group

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -55,7 +56,7 @@ class Probe:
 
     doc_id: str
     vector: SparseVec  # unit TF-IDF vector under the current IDF
-    words: dict[int, str]  # term id -> word, for explanations
+    words: Callable[[list[int]], tuple[str, ...]]  # the words of term ids, for explanations
     time: float
     language: int
     outlet: int
@@ -238,7 +239,7 @@ class Linker:
     ) -> Why:
         total = self.book.total(cluster)
         ids = shared_terms(probe.vector, total, SHARED_TERMS)
-        terms = tuple(probe.words[i] for i in ids if i in probe.words)
+        terms = probe.words(ids)
         gap = cluster.gap_to(probe.time) / HOUR
         partner = self._closest(probe.vector, cluster)
         return Why(rule, score, limit, terms, gap, partner, cluster.id, seen)

@@ -6,15 +6,16 @@ function of the title, the text and the declared language under one parameter se
 is about half of the engine's time an article (the analysis and the two MinHash signatures).
 Wire copy arrives from many outlets within minutes, title and text unchanged, so
 ``RecentReadings`` keeps the readings of the last few distinct texts by a digest of those
-three fields (at most 256 texts, about 8 KB each: 2 MB; and 65,536 terms in all): an article whose exact
-title, text and language were read lately is not read again. Nothing in a reading depends
-on the outlet, the id or the time, so the results are the same, to the bit, whether or not
-a reading was found there.
+three fields (at most 256 texts, about 8 KB each, and 65,536 terms in all): an article
+whose exact title, text and language were read lately is not read again. Nothing in a
+reading depends on the outlet, the id or the time, so the results are the same, to the bit,
+whether or not a reading was found there.
 """
 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -40,9 +41,17 @@ class Reading:
     term_words: str  # the terms themselves, NUL-separated (one string: a dict of them would
     # hold five times the memory)
 
-    def words(self) -> dict[int, str]:
-        """Term id -> word, for explanations."""
-        return dict(zip(self.term_ids.tolist(), self.term_words.split("\0"), strict=True))
+    def words_of(self, ids: Sequence[int]) -> tuple[str, ...]:
+        """The words of these term ids, in their order (an id it does not hold is skipped);
+        for explanations, which name a handful."""
+        if not ids:
+            return ()
+        held = self.term_ids.tolist()
+        wanted = set(ids).intersection(held)
+        if not wanted:
+            return ()
+        pieces = self.term_words.split("\0")
+        return tuple(pieces[held.index(term)] for term in ids if term in wanted)
 
 
 def term_table(
