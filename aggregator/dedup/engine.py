@@ -313,7 +313,7 @@ class DedupEngine:
             return False
         return copy.score >= self.params.duplicate_jaccard or copy.same_body(self.rows, sig)
 
-    def _alone(self, doc: DocInput, feats: Reading) -> Assignment:
+    def _alone(self, doc: DocInput, reading: Reading) -> Assignment:
         cluster = self.book.next_id
         self.book.next_id += 1
         group = self.next_copy_group
@@ -324,11 +324,11 @@ class DedupEngine:
             story_cluster=cluster,
             copy_group=group,
             why=Why(Rule.UNCLUSTERED),
-            flags=feats.flags,
-            language=feats.language,
+            flags=reading.flags,
+            language=reading.language,
         )
 
-    def _duplicate(self, doc: DocInput, feats: Reading, row: int, score: float) -> Assignment:
+    def _duplicate(self, doc: DocInput, reading: Reading, row: int, score: float) -> Assignment:
         original = self.rows.id(row)
         return Assignment(
             article_id=doc.id,
@@ -341,8 +341,8 @@ class DedupEngine:
                 threshold=self.params.duplicate_jaccard,
                 partner=original,
             ),
-            flags=feats.flags,
-            language=feats.language,
+            flags=reading.flags,
+            language=reading.language,
             duplicate_of=original,
         )
 

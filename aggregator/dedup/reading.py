@@ -36,7 +36,7 @@ class Reading:
     flags: frozenset[str]
     language: str
     signature: ArticleSignature | None  # without its vector; None when not clusterable
-    term_ids: npt.NDArray[np.uint32]  # every content term, in the order of ``words``
+    term_ids: npt.NDArray[np.uint32]  # every content term's id, in first-seen order
     term_tf: npt.NDArray[np.float64]  # their sublinear term frequencies
     term_words: str  # the terms themselves, NUL-separated (one string: a dict of them would
     # hold five times the memory)
