@@ -154,9 +154,10 @@ class Clusterer:
                 )
 
     def _cluster(self, engine: DedupEngine, articles: Sequence[Article]) -> None:
-        started = time.perf_counter()
+        started, reused = time.perf_counter(), engine.readings.hits
         assignments = [(a, engine.add(doc_from_article(a))) for a in articles]
         elapsed = time.perf_counter() - started
+        reused = engine.readings.hits - reused
         idf = self._idf_due(engine)
         try:
             self.store.assignments.persist_batch(
@@ -186,6 +187,7 @@ class Clusterer:
             articles=len(articles),
             ms_per_article=round(1000 * elapsed / len(articles), 2),
             merges=sum(len(x.events) for _, x in assignments),
+            reprints_read_once=reused,  # articles whose exact text was read lately
         )
 
     def _idf_due(self, engine: DedupEngine) -> IdfSnapshot | None:

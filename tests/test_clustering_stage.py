@@ -217,3 +217,28 @@ def test_a_refused_idf_table_is_logged_and_the_window_restored(
         store.close()
     refused = [r for r in caplog.records if r.getMessage() == "idf.refused"]
     assert refused and refused[0].levelno == logging.WARNING
+
+
+def test_a_batch_logs_the_reprints_it_did_not_read_again(
+    shared_data: Path, tmp_path: Path, db_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Wire copy: the same title and text from a second outlet is read once, and the
+    batch's log line says how many articles reused a reading."""
+    path, gold = subset(shared_data, tmp_path, 2)
+    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+    reprints = [{**r, "id": f"wire-{r['id']}", "outlet": "wire"} for r in rows[:2]]
+    path.write_text("\n".join(json.dumps(r) for r in rows + reprints) + "\n", encoding="utf-8")
+    migrate(db_url)
+    store = Store.open(db_url)
+    caplog.set_level(logging.INFO, logger="newsagg.cluster")
+    try:
+        report = import_file(path, store, settings_for(db_url))
+        assert report.stored == len(gold) + 2
+        found = groups(store)
+    finally:
+        store.close()
+    batches = [r for r in caplog.records if r.getMessage() == "cluster.batch"]
+    assert sum(r.newsagg_fields["reprints_read_once"] for r in batches) == 2  # type: ignore[attr-defined]
+    for reprint in reprints:  # each joins its original's story cluster
+        cluster = next(g for g in found.values() if reprint["id"] in g)
+        assert reprint["id"].removeprefix("wire-") in cluster
