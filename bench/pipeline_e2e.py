@@ -242,6 +242,10 @@ def pipeline_run(
                 timings |= cpu_spent(cpu, cpu_seconds())
                 timings |= cpu_of_others(procs, proc_cpu.snapshot(), server_pid)
         timings["articles"] = rt.store.articles.count(state="clustered")
+        engine = pipeline.clusterer.engine
+        # articles whose exact title and text the engine had read lately (every page is
+        # served at each outlet: an upper bound on what real feeds' wire copy saves)
+        timings["reprints_read_once"] = engine.readings.hits if engine is not None else 0
     gc.unfreeze()  # a service freezes once; the next pass freezes its own runtime
     return timings
 
