@@ -25,7 +25,7 @@ import numpy.typing as npt
 from aggregator.dedup.arrays import distinct
 from aggregator.dedup.clusters import ClusterBook
 from aggregator.dedup.corrections import Constraints, Correction
-from aggregator.dedup.features import DocInput, Features, analyse, story_term_hashes, term_ids
+from aggregator.dedup.features import DocInput, Features, analyse, story_term_hashes
 from aggregator.dedup.linking import CopyMatch, Linker, Probe
 from aggregator.dedup.lsh import BandIndex, band_keys
 from aggregator.dedup.model import Assignment, ClusterEvent, Outcome, Placement, Rule, Why
@@ -229,19 +229,20 @@ class DedupEngine:
         return Reading(
             flags=feats.flags,
             language=feats.language,
-            signature=self._signature(feats) if feats.clusterable else None,
+            signature=self._signature(feats, ids) if feats.clusterable else None,
             term_ids=ids,
             term_tf=tf,
             term_words=words,
         )
 
-    def _signature(self, feats: Features) -> ArticleSignature:
+    def _signature(self, feats: Features, ids: npt.NDArray[np.uint32]) -> ArticleSignature:
+        """``ids``: the distinct ids of the article's terms (``term_table``)."""
         p = self.params
         copy = np.zeros(0, dtype=np.uint32)
         if len(feats.shingles) >= p.copy_min_shingles:
             copy = self.copy_hasher.signature(feats.shingles)
         story = self.story_hasher.signature(story_term_hashes(feats.story_terms))
-        terms = distinct(np.fromiter(term_ids(feats.term_tf), dtype=np.uint32))
+        terms = distinct(ids)
         for shared in (copy, story, terms):  # reprints share them (``reading.py``)
             shared.flags.writeable = False
         return ArticleSignature(
