@@ -280,7 +280,7 @@ def engine_state(e: DedupEngine) -> dict[str, Any]:
     }
     return {
         "rows": chunks,
-        "row_of": e.rows.row_of,
+        "row_of": dict(e.rows.row_of.items()),
         "next_row": (e.rows.next_row, e.rows.live),
         "story_index": index_state(e.story_index),
         "copy_index": index_state(e.copy_index),

@@ -8,12 +8,15 @@ terms. A chunk whose rows are all gone is freed, so memory follows the time wind
 
 from __future__ import annotations
 
+from array import array
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+
+from aggregator.dedup.idtable import IdTable
 
 CHUNK_BITS = 12
 CHUNK = 1 << CHUNK_BITS
@@ -70,7 +73,8 @@ class _Chunk:
         "copy",
         "copy_group",
         "has_copy",
-        "ids",
+        "id_bytes",
+        "id_ends",
         "language",
         "outlet",
         "shingles",
@@ -81,7 +85,10 @@ class _Chunk:
     )
 
     def __init__(self, copy_perm: int, terms: int) -> None:
-        self.ids: list[str] = []
+        # the external ids, UTF-8, one after another: 4 bytes and the id's length a row, where
+        # a list of str objects held 60 bytes and more (``id``)
+        self.id_bytes = bytearray()
+        self.id_ends = array("I")
         self.time = np.full(CHUNK, np.nan)
         self.language = np.zeros(CHUNK, dtype=np.int32)
         self.outlet = np.zeros(CHUNK, dtype=np.int32)
@@ -95,6 +102,12 @@ class _Chunk:
         self.vec_ids = np.zeros((CHUNK, terms), dtype=np.uint32)
         self.vec_tf = np.zeros((CHUNK, terms), dtype=np.float16)
         self.vec_len = np.zeros(CHUNK, dtype=np.uint8)
+
+
+def _add_ids(chunk: _Chunk, ids: Sequence[str]) -> None:
+    for article_id in ids:
+        chunk.id_bytes += article_id.encode()
+        chunk.id_ends.append(len(chunk.id_bytes))
 
 
 def bbit(signature: U32) -> U8:
@@ -122,7 +135,7 @@ class RowStore:
         self._terms = terms
         self._chunks: dict[int, _Chunk] = {}
         self.next_row = 0
-        self.row_of: dict[str, int] = {}
+        self.row_of = IdTable(self.id)
         self.live = 0
 
     def append(self, data: RowData) -> int:
@@ -132,7 +145,7 @@ class RowStore:
         if chunk is None:
             chunk = self._chunks[index] = _Chunk(self._copy_perm, self._terms)
         at = row & _MASK
-        chunk.ids.append(data.id)
+        _add_ids(chunk, [data.id])
         chunk.time[at] = data.time
         chunk.language[at] = data.language
         chunk.outlet[at] = data.outlet
@@ -167,7 +180,7 @@ class RowStore:
             at = row & _MASK
             take = min(count - done, CHUNK - at)
             part, dest = slice(done, done + take), slice(at, at + take)
-            chunk.ids.extend(batch.ids[part])
+            _add_ids(chunk, batch.ids[part])
             chunk.time[dest] = batch.time[part]
             chunk.language[dest] = batch.language[part]
             chunk.outlet[dest] = batch.outlet[part]
@@ -198,7 +211,8 @@ class RowStore:
 
     def id(self, row: int) -> str:
         chunk, at = self._at(row)
-        return chunk.ids[at]
+        ends = chunk.id_ends
+        return chunk.id_bytes[ends[at - 1] if at else 0 : ends[at]].decode()
 
     def time(self, row: int) -> float:
         return float(self._chunks[row >> CHUNK_BITS].time[row & _MASK])
@@ -251,7 +265,7 @@ class RowStore:
         if chunk.alive[at]:
             chunk.alive[at] = False
             self.live -= 1
-            self.row_of.pop(chunk.ids[at], None)
+            self.row_of.pop(self.id(row), None)
 
     def gone_share(self, first: int, last: int) -> float:
         """Share of rows in [first, last] that are gone."""

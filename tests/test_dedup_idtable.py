@@ -1,0 +1,111 @@
+"""The row store's id -> row table against a plain dict, hash collisions included."""
+
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from aggregator.dedup.idtable import IdTable
+from aggregator.dedup.rows import RowData, RowStore
+
+
+class Clashing(str):
+    """An id whose hash is forced: ids with the same ``bucket`` share all 64 hash bits."""
+
+    bucket = 0
+
+    def __new__(cls, text: str, bucket: int) -> Clashing:
+        made = super().__new__(cls, text)
+        made.bucket = bucket
+        return made
+
+    def __hash__(self) -> int:
+        return self.bucket
+
+    def __eq__(self, other: object) -> bool:
+        return str.__eq__(self, other)
+
+
+class Model:
+    """The table under test, a dict beside it, and the row -> id list the table reads."""
+
+    def __init__(self) -> None:
+        self.ids: list[str] = []
+        self.table = IdTable(lambda row: self.ids[row])
+        self.expected: dict[str, int] = {}
+
+    def add(self, article_id: str) -> None:
+        self.ids.append(article_id)
+        self.table[article_id] = self.expected[article_id] = len(self.ids) - 1
+
+    def check(self, probes: list[str]) -> None:
+        assert len(self.table) == len(self.expected)
+        assert dict(self.table.items()) == self.expected
+        assert sorted(self.table.values()) == sorted(self.expected.values())
+        for probe in probes:
+            assert (probe in self.table) == (probe in self.expected)
+            assert self.table.get(probe) == self.expected.get(probe)
+
+
+_OPS = st.lists(
+    st.tuples(st.sampled_from(["add", "pop", "readd"]), st.integers(0, 400), st.integers(-3, 3)),
+    max_size=600,
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(_OPS)
+def test_the_table_answers_as_a_dict_through_growth_removals_and_clashes(
+    ops: list[tuple[str, int, int]],
+) -> None:
+    """Hash values 0 and 1 (the table's marks), negative ones and shared ones all work."""
+    m = Model()
+    for op, n, bucket in ops:
+        article_id = Clashing(f"a{n}", bucket) if n % 3 == 0 else f"a{n}"
+        if op == "pop":
+            assert m.table.pop(article_id) == m.expected.pop(article_id, None)
+        elif op == "readd" or article_id not in m.expected:
+            m.add(article_id)  # a known id again: the dict's last write wins, so does ours
+    m.check([f"a{n}" for n in range(0, 402, 7)] + ["", "zz"])
+
+
+def test_missing_ids_raise_key_error_and_pop_gives_the_default() -> None:
+    m = Model()
+    m.add("x")
+    assert m.table["x"] == 0
+    try:
+        m.table["y"]
+    except KeyError as err:
+        assert err.args == ("y",)
+    else:
+        raise AssertionError("no KeyError")
+    assert m.table.pop("y", -5) == -5 and 7 not in m.table
+
+
+def test_the_table_stays_small_while_ids_come_and_go() -> None:
+    """A window of 1,000 live ids over 20,000 arrivals: removed slots are reused or dropped,
+    so the table does not grow with the ids that passed through it."""
+    m = Model()
+    for i in range(20_000):
+        m.add(f"id{i}")
+        if i >= 1_000:
+            gone = f"id{i - 1_000}"
+            assert m.table.pop(gone) == m.expected.pop(gone)
+    m.check([f"id{i}" for i in range(0, 20_000, 97)])
+    assert m.table.nbytes <= 12 * 2_048
+
+
+def test_the_row_store_finds_rows_by_unicode_ids_and_forgets_killed_ones() -> None:
+    rows = RowStore(copy_perm=4, terms=2)
+    names = ["Δημοκρατία-1", "新闻-2", "", "plain-3", "emoji-🙂"]
+    made = [rows.append(row_data(name)) for name in names]
+    assert [rows.id(r) for r in made] == names
+    assert [rows.row_of[name] for name in names] == made
+    rows.kill(made[1])
+    assert "新闻-2" not in rows.row_of and rows.row_of.get("plain-3") == made[3]
+
+
+def row_data(article_id: str) -> RowData:
+    none = np.zeros(0, dtype=np.uint32)
+    return RowData(article_id, 0.0, 1, 1, 1, 0, 10, 0, none, none, np.zeros(0, np.float32))
