@@ -17,6 +17,7 @@ import numpy as np
 import numpy.typing as npt
 
 from aggregator.dedup.idtable import IdTable
+from aggregator.dedup.liveflags import LiveFlags
 
 CHUNK_BITS = 12
 CHUNK = 1 << CHUNK_BITS
@@ -136,6 +137,7 @@ class RowStore:
         self._chunks: dict[int, _Chunk] = {}
         self.next_row = 0
         self.row_of = IdTable(self.id)
+        self._live_flags = LiveFlags()  # chunk.alive again, in one array (``alive_many``)
         self.live = 0
 
     def append(self, data: RowData) -> int:
@@ -152,6 +154,7 @@ class RowStore:
         chunk.cluster[at] = data.cluster
         chunk.copy_group[at] = data.copy_group
         chunk.alive[at] = True
+        self._live_flags.set(row, 1, True)
         chunk.shingles[at] = data.shingles
         chunk.body_key[at] = data.body_key
         if len(data.copy):
@@ -187,6 +190,7 @@ class RowStore:
             chunk.cluster[dest] = batch.cluster[part]
             chunk.copy_group[dest] = batch.copy_group[part]
             chunk.alive[dest] = True
+            self._live_flags.set(row, take, True)
             chunk.shingles[dest] = batch.shingles[part]
             chunk.body_key[dest] = batch.body_key[part]
             chunk.has_copy[dest] = batch.has_copy[part]
@@ -264,6 +268,7 @@ class RowStore:
         chunk, at = self._at(row)
         if chunk.alive[at]:
             chunk.alive[at] = False
+            self._live_flags.set(row, 1, False)
             self.live -= 1
             self.row_of.pop(self.id(row), None)
 
@@ -280,8 +285,7 @@ class RowStore:
 
     def alive_many(self, rows: npt.NDArray[np.int64]) -> npt.NDArray[np.bool_]:
         """Which of ``rows`` are live."""
-        out: npt.NDArray[np.bool_] = self._gather(rows, "alive", bool)
-        return out
+        return self._live_flags.many(rows)
 
     def terms_total(self, rows: Sequence[int]) -> int:
         """The summed vector lengths of ``rows`` (a cluster's members)."""
@@ -346,6 +350,8 @@ class RowStore:
         for index in [i for i, c in self._chunks.items() if not c.alive.any()]:
             if (index + 1) << CHUNK_BITS <= self.next_row:
                 del self._chunks[index]
+        oldest = min(self._chunks, default=self.next_row >> CHUNK_BITS)
+        self._live_flags.forget_before(oldest << CHUNK_BITS)
 
     def rows_older_than(self, cutoff: float) -> list[int]:
         """Live rows whose known time is before ``cutoff``."""
@@ -369,4 +375,4 @@ class RowStore:
             for name in _Chunk.__slots__:
                 value = getattr(chunk, name)
                 total += value.nbytes if isinstance(value, np.ndarray) else 0
-        return total
+        return total + self._live_flags.nbytes

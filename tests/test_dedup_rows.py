@@ -1,4 +1,5 @@
-"""The row store's id -> row table against a plain dict, hash collisions included."""
+"""The row store's id -> row table against a plain dict (hash collisions included), and its
+flat liveness flags against each row's chunk."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from aggregator.dedup.idtable import IdTable
-from aggregator.dedup.rows import RowData, RowStore
+from aggregator.dedup.rows import RowBatch, RowData, RowStore
 
 
 class Clashing(str):
@@ -109,3 +110,40 @@ def test_the_row_store_finds_rows_by_unicode_ids_and_forgets_killed_ones() -> No
 def row_data(article_id: str) -> RowData:
     none = np.zeros(0, dtype=np.uint32)
     return RowData(article_id, 0.0, 1, 1, 1, 0, 10, 0, none, none, np.zeros(0, np.float32))
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.integers(0, 30_000), min_size=1, max_size=400), st.integers(1, 9))
+def test_alive_many_agrees_with_each_row_through_kills_and_freed_chunks(
+    kills: list[int], step: int
+) -> None:
+    """``alive_many`` reads one flat array; ``alive`` reads each row's chunk: they agree on
+    every row, including rows of freed chunks and rows asked for twice, in any order."""
+    rows = RowStore(copy_perm=4, terms=2)
+    total = 30_001
+    for i in range(0, total, 1_000):
+        rows.append_many(row_batch([f"r{j}" for j in range(i, min(i + 1_000, total))]))
+    for row in sorted(set(kills)) + list(range(0, 12_288, step)):  # the first chunks die
+        if rows.alive(row):
+            rows.kill(row)
+        if row % 97 == 0:
+            rows.free_dead_chunks()
+    rows.free_dead_chunks()
+    asked = np.array([*range(total - 1, -1, -1), *kills], dtype=np.int64)
+    assert rows.alive_many(asked).tolist() == [rows.alive(int(r)) for r in asked]
+    assert int(rows.alive_many(np.arange(total, dtype=np.int64)).sum()) == rows.live
+
+
+def row_batch(ids: list[str]) -> RowBatch:
+    n = len(ids)
+    return RowBatch(
+        ids,
+        np.zeros(n),
+        *(np.ones(n, dtype=np.int32) for _ in range(5)),
+        np.zeros(n, dtype=np.uint32),
+        np.zeros(n, dtype=bool),
+        np.zeros((n, 4), dtype=np.uint8),
+        np.zeros((n, 2), dtype=np.uint32),
+        np.zeros((n, 2), dtype=np.float16),
+        np.zeros(n, dtype=np.uint8),
+    )
