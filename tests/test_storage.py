@@ -300,8 +300,8 @@ _BODY = "Floodwater reached the granary at dawn.\n\nThe mayor called it the wors
 def test_postgres_reprint_takes_the_stored_words_of_its_identical_text(pg_url: str) -> None:
     """Migration 0010: an article whose title and text equal a stored one's gets that one's
     words copied (seen here by planting a marker in them); a different title, or the same
-    words spaced otherwise (the same ``content_hash``), is tokenised afresh; every document is
-    what ``to_tsvector`` makes of its own title and text."""
+    words spaced otherwise (the same ``content_hash``), is tokenised afresh, into what
+    ``to_tsvector`` makes of its own title and text."""
     migrate(pg_url)
     store = Store.open(pg_url)
     try:
