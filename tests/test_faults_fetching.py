@@ -560,9 +560,12 @@ def test_many_feeds_on_one_host_keep_its_delay_and_concurrency_limit(
     assert gauge.peak == 2  # 8 feed threads and 8 page threads, never more than 2 in flight
     gaps = [b - a for a, b in zip(sorted(gauge.starts), sorted(gauge.starts)[1:], strict=False)]
     # starts as the server sees them: the client keeps 0.1 s, and scheduling on a busy 2-core
-    # machine moves a handler's clock (by 30 ms once under a slow day's full `make test`);
-    # without the delay gaps are ~0 (test_fetch_polite checks the client's own 0.1 s)
-    assert min(gaps) >= 0.05, min(gaps)
+    # machine moves a handler's clock (by 30 ms once under a slow day's full `make test`, and
+    # once one handler's start by ~99 ms, next to the following one: a gap of 1 ms). Without
+    # the delay the requests go in pairs: about half of the 23 gaps are ~0. So: at most one
+    # short gap, and the rest keep the delay (test_fetch_polite checks the client's own 0.1 s)
+    short = [gap for gap in gaps if gap < 0.05]
+    assert len(short) <= 1, gaps
 
 
 def test_an_unconditional_fetch_now_and_then_reprocesses_nothing(
