@@ -41,6 +41,7 @@ from bench.dedup_synth import sentence_pool, stream
 
 PER_DAY = 1_000_000 / 7
 PROGRESS = 50_000  # a progress line on stderr every this many articles
+FIRST = (10_000, 100_000, 300_000, 1_000_000)  # an engine run also reports its first n's mean
 
 
 def peak_mb() -> float:
@@ -61,7 +62,7 @@ def run_engine(size: int) -> dict[str, Any]:
             recent = 1000 * statistics.mean(times[-PROGRESS:])
             print(
                 f"{len(times)} articles, last {PROGRESS}: {recent:.2f} ms each, "
-                f"peak RSS {peak_mb():.0f} MB",
+                f"peak RSS {peak_mb():.0f} MB, {engine.rows.live} live rows",
                 file=sys.stderr,
                 flush=True,
             )
@@ -69,6 +70,7 @@ def run_engine(size: int) -> dict[str, Any]:
     engine.copy_index.flush()
     tenth = max(1, size // 10)
     slices = [1000 * statistics.mean(times[i : i + tenth]) for i in range(0, size, tenth)]
+    runs = [1000 * statistics.mean(times[i : i + PROGRESS]) for i in range(0, size, PROGRESS)]
     peak = peak_mb()  # before the sort below
     ordered = np.sort(np.frombuffer(times, dtype=np.float64))
     return {
@@ -77,6 +79,8 @@ def run_engine(size: int) -> dict[str, Any]:
         "wall_s_with_generation": time.perf_counter() - wall,
         "ms_per_article": 1000 * sum(times) / size,
         "ms_per_tenth": [round(s, 3) for s in slices],
+        f"ms_per_{PROGRESS}": [round(s, 3) for s in runs],
+        "ms_mean_of_first": {n: 1000 * statistics.mean(times[:n]) for n in FIRST if n <= size},
         "p50_ms": 1000 * float(ordered[size // 2]),
         "p99_ms": 1000 * float(ordered[int(size * 0.99)]),
         "peak_rss_mb": peak,
