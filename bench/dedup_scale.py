@@ -8,8 +8,10 @@ that process (``time.process_time``), so other work on a shared machine does not
 them; wall time is given where it differs. The stream is
 bench/dedup_synth.py at about 143k articles a day (1M = one week, the window).
 
-- engine: ``DedupEngine.add`` over the stream; ms per article per tenth of the stream (is
-  it flat as the index grows?), p50/p99, peak RSS, numpy bytes of the index;
+- engine: ``DedupEngine.add`` over the stream; ms per article per tenth of the stream and
+  per 50,000 (is it flat as the index grows, and past the week's window?), the means over
+  the stream's first 10k/100k/300k/1M (one run gives every size), p50/p99, peak RSS, numpy
+  bytes of the index;
 - hold: an index holding N articles (put back through ``restore`` from signatures made by
   ``add`` on a 20k stream, re-used under new ids and times): peak RSS and index bytes;
 - naive: the copy MinHash with datasketch's per-shingle ``update()`` (SHA-1 of each shingle)
