@@ -8,6 +8,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from aggregator.dedup import lsh
 from aggregator.dedup.lsh import BandIndex, band_keys
 
 
@@ -57,6 +58,34 @@ def test_removal_frees_whole_segments() -> None:
     before = index.nbytes
     index.remove(gone_share(16), lambda rows: rows >= 16)
     assert before > 0 and index.nbytes == 0
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    rows=st.integers(1, 80),
+    dead=st.sets(st.integers(0, 79)),
+    block=st.integers(1, 40),
+)
+def test_compaction_read_in_blocks_keeps_exactly_the_live_entries(
+    rows: int, dead: set[int], block: int
+) -> None:
+    """A mostly-dead segment is compacted whatever the block its liveness is read in: the
+    entries left are the live rows' (the blocks' masks land where their entries are)."""
+    index = BandIndex(max_bucket=10_000, seal_rows=rows)
+    keys = {row: band_keys(np.full(4, row % 7, dtype=np.uint32), 2, 2) for row in range(rows)}
+    for row, row_keys in keys.items():
+        index.insert(row, row_keys)
+    gone = {r for r in dead if r < rows}
+    lsh.COMPACT_BLOCK, saved = block, lsh.COMPACT_BLOCK
+    try:
+        index.remove(lambda first, last: 0.75 if gone else 0.0, lambda at: ~np.isin(at, list(gone)))
+    finally:
+        lsh.COMPACT_BLOCK = saved
+    for row, row_keys in keys.items():
+        found, _ = index.query(row_keys)
+        assert (row in found.tolist()) == (row not in gone)
+    live_entries = sum(len(k) for r, k in keys.items() if r not in gone)
+    assert len(index) == (live_entries if gone else len(keys) * 2)
 
 
 def test_oversized_buckets_are_skipped() -> None:

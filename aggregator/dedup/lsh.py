@@ -37,6 +37,7 @@ _MIX = np.uint64(0xFF51AFD7ED558CCD)
 SEAL_ROWS = 2048
 FANOUT = 4  # merge when this many segments share a size tier
 MAX_SEGMENT_ROWS = 1 << 17  # a segment that spans this many rows is never merged again
+COMPACT_BLOCK = 1 << 18  # entries whose liveness a compaction reads at once (2 MB of rows)
 
 
 @dataclass(slots=True)
@@ -205,8 +206,16 @@ class BandIndex:
     def _compact(
         self, segment: _Segment, alive: Callable[[I64], npt.NDArray[np.bool_]]
     ) -> _Segment:
-        mask = alive((segment.entries & _LOW).astype(np.int64))
-        return _Segment(segment.entries[mask], segment.first_row, segment.last_row)
+        """The segment without its dead rows. The liveness of its entries is read
+        ``COMPACT_BLOCK`` entries at a time: the row numbers of a whole full segment (a
+        uint64 copy and an int64 one, 34 MB each) lifted the peak RSS of a running engine
+        by 68 MB the first time its window was full."""
+        entries = segment.entries
+        mask = np.empty(len(entries), dtype=bool)
+        for start in range(0, len(entries), COMPACT_BLOCK):
+            block = entries[start : start + COMPACT_BLOCK]
+            mask[start : start + len(block)] = alive((block & _LOW).view(np.int64))
+        return _Segment(entries[mask], segment.first_row, segment.last_row)
 
     def _seal(self) -> None:
         if not self._open_rows:
