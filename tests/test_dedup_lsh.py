@@ -8,7 +8,6 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from aggregator.dedup import lsh
 from aggregator.dedup.lsh import BandIndex, band_keys
 
 
@@ -71,16 +70,12 @@ def test_compaction_read_in_blocks_keeps_exactly_the_live_entries(
 ) -> None:
     """A mostly-dead segment is compacted whatever the block its liveness is read in: the
     entries left are the live rows' (the blocks' masks land where their entries are)."""
-    index = BandIndex(max_bucket=10_000, seal_rows=rows)
+    index = BandIndex(max_bucket=10_000, seal_rows=rows, compact_block=block)
     keys = {row: band_keys(np.full(4, row % 7, dtype=np.uint32), 2, 2) for row in range(rows)}
     for row, row_keys in keys.items():
         index.insert(row, row_keys)
     gone = {r for r in dead if r < rows}
-    lsh.COMPACT_BLOCK, saved = block, lsh.COMPACT_BLOCK
-    try:
-        index.remove(lambda first, last: 0.75 if gone else 0.0, lambda at: ~np.isin(at, list(gone)))
-    finally:
-        lsh.COMPACT_BLOCK = saved
+    index.remove(lambda first, last: 0.75 if gone else 0.0, lambda at: ~np.isin(at, list(gone)))
     for row, row_keys in keys.items():
         found, _ = index.query(row_keys)
         assert (row in found.tolist()) == (row not in gone)

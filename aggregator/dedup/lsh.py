@@ -76,11 +76,16 @@ class BandIndex:
     """Rows (non-negative ints below 2**32) indexed by their band keys."""
 
     def __init__(
-        self, max_bucket: int, seal_rows: int = SEAL_ROWS, max_segment_rows: int = MAX_SEGMENT_ROWS
+        self,
+        max_bucket: int,
+        seal_rows: int = SEAL_ROWS,
+        max_segment_rows: int = MAX_SEGMENT_ROWS,
+        compact_block: int = COMPACT_BLOCK,
     ) -> None:
         self.max_bucket = max_bucket
         self.seal_rows = seal_rows
         self.max_segment_rows = max_segment_rows
+        self.compact_block = compact_block
         self._open: dict[int, list[int]] = {}
         self._open_rows: list[int] = []
         self._segments: list[_Segment] = []
@@ -207,13 +212,14 @@ class BandIndex:
         self, segment: _Segment, alive: Callable[[I64], npt.NDArray[np.bool_]]
     ) -> _Segment:
         """The segment without its dead rows. The liveness of its entries is read
-        ``COMPACT_BLOCK`` entries at a time: the row numbers of a whole full segment (a
+        ``compact_block`` entries at a time: the row numbers of a whole full segment (a
         uint64 copy and an int64 one, 34 MB each) lifted the peak RSS of a running engine
         by 68 MB the first time its window was full."""
         entries = segment.entries
         mask = np.empty(len(entries), dtype=bool)
-        for start in range(0, len(entries), COMPACT_BLOCK):
-            block = entries[start : start + COMPACT_BLOCK]
+        step = self.compact_block
+        for start in range(0, len(entries), step):
+            block = entries[start : start + step]
             mask[start : start + len(block)] = alive((block & _LOW).view(np.int64))
         return _Segment(entries[mask], segment.first_row, segment.last_row)
 
