@@ -11,7 +11,8 @@ bench/dedup_synth.py at about 143k articles a day (1M = one week, the window).
 - engine: ``DedupEngine.add`` over the stream; ms per article per tenth of the stream and
   per 50,000 (is it flat as the index grows, and past the week's window?), the means over
   the stream's first 10k/100k/300k/1M (one run gives every size), p50/p99, peak RSS, numpy
-  bytes of the index;
+  bytes of the index; each progress line also gives the RSS at that moment and the index's
+  numpy bytes, clusters and live rows;
 - hold: an index holding N articles (put back through ``restore`` from signatures made by
   ``add`` on a 20k stream, re-used under new ids and times): peak RSS and index bytes;
 - naive: the copy MinHash with datasketch's per-shingle ``update()`` (SHA-1 of each shingle)
@@ -50,6 +51,17 @@ def peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def current_mb() -> float:
+    """The process's resident set now (Linux; NaN elsewhere): the peak is a high-water mark
+    of transients, this tells them from memory that stays."""
+    try:
+        with open("/proc/self/statm", encoding="ascii") as handle:
+            resident = int(handle.read().split()[1])
+    except (OSError, IndexError, ValueError):
+        return float("nan")
+    return resident * resource.getpagesize() / 2**20
+
+
 def run_engine(size: int) -> dict[str, Any]:
     pool = sentence_pool()
     base = peak_mb()
@@ -64,7 +76,9 @@ def run_engine(size: int) -> dict[str, Any]:
             recent = 1000 * statistics.mean(times[-PROGRESS:])
             print(
                 f"{len(times)} articles, last {PROGRESS}: {recent:.2f} ms each, "
-                f"peak RSS {peak_mb():.0f} MB, {engine.rows.live} live rows",
+                f"peak RSS {peak_mb():.0f} MB, RSS now {current_mb():.0f} MB, "
+                f"index arrays {engine.index_bytes() / 2**20:.0f} MB, "
+                f"{engine.rows.live} live rows, {len(engine.book.clusters)} clusters",
                 file=sys.stderr,
                 flush=True,
             )
@@ -86,6 +100,7 @@ def run_engine(size: int) -> dict[str, Any]:
         "p50_ms": 1000 * float(ordered[size // 2]),
         "p99_ms": 1000 * float(ordered[int(size * 0.99)]),
         "peak_rss_mb": peak,
+        "rss_now_mb": current_mb(),
         "rss_before_mb": base,
         "index_numpy_mb": engine.index_bytes() / 2**20,
         "live_rows": engine.rows.live,
