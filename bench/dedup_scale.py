@@ -15,6 +15,8 @@ bench/dedup_synth.py at about 143k articles a day (1M = one week, the window).
   numpy bytes, clusters and live rows;
 - hold: an index holding N articles (put back through ``restore`` from signatures made by
   ``add`` on a 20k stream, re-used under new ids and times): peak RSS and index bytes;
+- hold_past: N articles restored over the whole week, then a day more of the stream added,
+  every sweep evicting as much as arrived (the index past its first week, in less time);
 - naive: the copy MinHash with datasketch's per-shingle ``update()`` (SHA-1 of each shingle)
   next to ours (pre-hashed shingles, one ``update_batch``), per article;
 - lsh: datasketch ``MinHashLSH`` holding N LeanMinHash (the copy and story indexes), RSS growth;
@@ -73,15 +75,7 @@ def run_engine(size: int) -> dict[str, Any]:
         engine.add(doc)
         times.append(time.process_time() - started)
         if len(times) % PROGRESS == 0:
-            recent = 1000 * statistics.mean(times[-PROGRESS:])
-            print(
-                f"{len(times)} articles, last {PROGRESS}: {recent:.2f} ms each, "
-                f"peak RSS {peak_mb():.0f} MB, RSS now {current_mb():.0f} MB, "
-                f"index arrays {engine.index_bytes() / 2**20:.0f} MB, "
-                f"{engine.rows.live} live rows, {len(engine.book.clusters)} clusters",
-                file=sys.stderr,
-                flush=True,
-            )
+            _progress(engine, times, PROGRESS)
     engine.story_index.flush()
     engine.copy_index.flush()
     tenth = max(1, size // 10)
@@ -111,12 +105,16 @@ def run_engine(size: int) -> dict[str, Any]:
 HOLD_SPAN = 6.5 * 86400  # the restored articles' times: 6.5 days, inside the week's window
 HOLD_START = 1.8e9
 THEN_ADD = 20_000  # hold_add: new articles assigned after the restore
+PAST_ADD = 150_000  # hold_past: about a day of the stream, a seventh of the week turned over
+PAST_PROGRESS = 10_000
 
 
-def _held(size: int) -> tuple[DedupEngine, float, float, tuple[Any, ...]]:
+def _held(size: int, span: float = 0.0) -> tuple[DedupEngine, float, float, tuple[Any, ...]]:
     """An engine holding ``size`` restored articles; the RSS peak before it, restore seconds,
     and what was there before it (the caller keeps it alive to the end, so the growth it
-    reports is the engine's own, not partly memory freed by those and used again)."""
+    reports is the engine's own, not partly memory freed by those and used again). Their
+    times spread over ``span`` seconds (``HOLD_SPAN`` when 0) from ``HOLD_START``."""
+    span = span or HOLD_SPAN
     pool = sentence_pool()
     maker = DedupEngine(DedupParams())
     sigs = [(d.outlet, maker.add(d).signature) for d in stream(pool, 20_000, 1, PER_DAY)]
@@ -128,7 +126,7 @@ def _held(size: int) -> tuple[DedupEngine, float, float, tuple[Any, ...]]:
     def items() -> Any:
         for i in range(size):
             outlet, sig = usable[i % len(usable)]
-            when = HOLD_START + HOLD_SPAN * i / size
+            when = HOLD_START + span * i / size
             yield StoredArticle(f"h{i}", outlet, when, sig, 1 + i // 3, 1 + i)
 
     engine.restore(items())
@@ -172,6 +170,51 @@ def run_hold_add(size: int) -> dict[str, Any]:
         "live_rows": engine.rows.live,
         "clusters": len(engine.book.clusters),
     }
+
+
+def run_hold_past(size: int) -> dict[str, Any]:
+    """``size`` articles restored over the whole window (a week: the window is full), then
+    ``PAST_ADD`` new ones assigned with ``add`` after them: every sweep evicts as many as
+    arrived since the last, so the index stays at ``size`` live rows while its oldest
+    segments are compacted and dropped and new ones merged. The memory of an engine past
+    its first week, in a fraction of the time a stream from nothing takes to get there."""
+    week = DedupParams().window_hours * 3600.0
+    engine, base, restore_s, before = _held(size, week)
+    restored_peak = peak_mb()
+    shift = HOLD_START + week - 1_700_000_000.0  # the stream starts at 1.7e9
+    times = array("d")
+    for doc in stream(before[0], PAST_ADD, 2, PER_DAY):
+        moved = dataclasses.replace(doc, id=f"n{doc.id}", time=(doc.time or 0.0) + shift)
+        started = time.process_time()
+        engine.add(moved)
+        times.append(time.process_time() - started)
+        if len(times) % PAST_PROGRESS == 0:
+            _progress(engine, times, PAST_PROGRESS)
+    return {
+        "size": size,
+        "added": PAST_ADD,
+        "restore_s": restore_s,
+        "ms_per_added_article": 1000 * sum(times) / len(times),
+        "restored_peak_rss_mb": restored_peak,
+        "peak_rss_mb": peak_mb(),
+        "rss_now_mb": current_mb(),
+        "rss_before_mb": base,
+        "index_numpy_mb": engine.index_bytes() / 2**20,
+        "live_rows": engine.rows.live,
+        "clusters": len(engine.book.clusters),
+    }
+
+
+def _progress(engine: DedupEngine, times: array[float], every: int) -> None:
+    recent = 1000 * statistics.mean(times[-every:])
+    print(
+        f"{len(times)} articles, last {every}: {recent:.2f} ms each, "
+        f"peak RSS {peak_mb():.0f} MB, RSS now {current_mb():.0f} MB, "
+        f"index arrays {engine.index_bytes() / 2**20:.0f} MB, "
+        f"{engine.rows.live} live rows, {len(engine.book.clusters)} clusters",
+        file=sys.stderr,
+        flush=True,
+    )
 
 
 def run_naive(size: int) -> dict[str, Any]:
@@ -245,6 +288,7 @@ RUNNERS = {
     "lsh": run_lsh,
     "baseline": run_baseline,
     "hold_add": run_hold_add,
+    "hold_past": run_hold_past,
 }
 
 
