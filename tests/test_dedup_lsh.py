@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import numpy as np
+import numpy.typing as npt
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -81,6 +82,25 @@ def test_compaction_read_in_blocks_keeps_exactly_the_live_entries(
         assert (row in found.tolist()) == (row not in gone)
     live_entries = sum(len(k) for r, k in keys.items() if r not in gone)
     assert len(index) == (live_entries if gone else len(keys) * 2)
+
+
+def test_a_compacted_segment_is_compacted_again_only_when_its_live_rows_halve_again() -> None:
+    index = BandIndex(max_bucket=10_000, seal_rows=20)
+    for row in range(20):
+        index.insert(row, band_keys(np.full(4, row, dtype=np.uint32), 2, 2))
+    asked: list[int] = []
+
+    def sweep(gone: int) -> None:
+        def alive(rows: npt.NDArray[np.int64]) -> npt.NDArray[np.bool_]:
+            asked.append(gone)
+            return rows >= gone
+
+        index.remove(lambda first, last: gone / (last - first + 1), alive)
+
+    for gone in (8, 12, 14, 15, 17, 19):  # live: 12, 8, 6, 5, 3, 1 of the 20 rows
+        sweep(gone)
+    assert asked == [12, 17, 19]  # under 10 live (half of 20), then under 4, then under 1.5
+    assert len(index) == 2  # the last row's two band entries
 
 
 def test_oversized_buckets_are_skipped() -> None:

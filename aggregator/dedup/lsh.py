@@ -45,6 +45,10 @@ class _Segment:
     entries: U64  # sorted (key << 32 | row)
     first_row: int
     last_row: int
+    # the share of its row range that was live when its entries were last chosen (1.0 when
+    # sealed; after a compaction, what was live then): it is compacted again only when
+    # half of what it holds has gone since
+    held: float = 1.0
 
 
 def band_keys(signature: U32, bands: int, rows: int) -> U32:
@@ -199,17 +203,21 @@ class BandIndex:
         self, gone_share: Callable[[int, int], float], alive: Callable[[I64], npt.NDArray[np.bool_]]
     ) -> None:
         """Drop rows the store says are gone: ``gone_share(first, last)`` is the share of
-        rows gone in that range (1.0: all, the segment is dropped; over half: it is
-        compacted with ``alive(rows)``, a mask of the rows still live)."""
+        rows gone in that range (1.0: all, the segment is dropped; when fewer than half of
+        the rows it holds are live, it is compacted with ``alive(rows)``, a mask of the rows
+        still live). A segment compacted once is not copied again at every sweep, only each
+        time its live rows have halved again: a sweep every 1.75 hours of a week's window
+        would otherwise copy the oldest segment up to seven times as it empties."""
         kept: list[_Segment] = []
         for segment in self._segments:
-            share = gone_share(segment.first_row, segment.last_row)
-            if share < 1.0:
-                kept.append(self._compact(segment, alive) if share > 0.5 else segment)
+            live = 1.0 - gone_share(segment.first_row, segment.last_row)
+            if live <= 0.0:
+                continue
+            kept.append(self._compact(segment, alive, live) if live < segment.held / 2 else segment)
         self._segments = kept
 
     def _compact(
-        self, segment: _Segment, alive: Callable[[I64], npt.NDArray[np.bool_]]
+        self, segment: _Segment, alive: Callable[[I64], npt.NDArray[np.bool_]], live: float
     ) -> _Segment:
         """The segment without its dead rows. The liveness of its entries is read
         ``compact_block`` entries at a time: the row numbers of a whole full segment (a
@@ -221,7 +229,7 @@ class BandIndex:
         for start in range(0, len(entries), step):
             block = entries[start : start + step]
             mask[start : start + len(block)] = alive((block & _LOW).view(np.int64))
-        return _Segment(entries[mask], segment.first_row, segment.last_row)
+        return _Segment(entries[mask], segment.first_row, segment.last_row, live)
 
     def _seal(self) -> None:
         if not self._open_rows:
@@ -260,9 +268,9 @@ class BandIndex:
             # gives the same array, and this one takes no buffer, where timsort's merge of the
             # sorted runs took up to half the array more (17 MB when a segment fills)
             entries.sort()
-            merged = _Segment(
-                entries, min(s.first_row for s in group), max(s.last_row for s in group)
-            )
+            first, last = min(s.first_row for s in group), max(s.last_row for s in group)
+            held = sum(s.held * (s.last_row - s.first_row + 1) for s in group)
+            merged = _Segment(entries, first, last, min(1.0, held / (last - first + 1)))
             rest = [s for i, s in enumerate(self._segments) if i not in chosen]
             self._segments = [*rest, merged]
 
