@@ -39,7 +39,9 @@ from aggregator.dedup.vectors import IdfTable, SparseVec, from_terms
 F64 = npt.NDArray[np.float64]
 I64 = npt.NDArray[np.int64]
 HOUR = 3600.0
-EVICT_EVERY = 1 / 24  # of the window: how far the clock moves between eviction sweeps
+EVICT_EVERY = 1 / 96  # of the window: how far the clock moves between eviction sweeps (1.75 h
+# of a week: up to 10,000 rows past the window at 143,000 articles a day, where 1 / 24 let
+# 42,000 linger, 55 MB at 1.3 KB a row)
 
 
 class DedupEngine:
