@@ -2,8 +2,11 @@
 
     .venv/bin/python -m bench.dedup_scale [--sizes 10000,100000] [--hold 1000000]
                                           [--naive 1000] [--lsh 10000,100000] [--baseline 10000]
+                                          [--allocator service|glibc]
 
-Each measurement runs in a fresh process so its peak RSS is its own. Times are CPU time of
+Each measurement runs in a fresh process so its peak RSS is its own, with glibc's allocator
+set up as the service sets it up (``--allocator service``, the default since 2026-12-01;
+``--allocator glibc`` leaves glibc's defaults, as every run before). Times are CPU time of
 that process (``time.process_time``), so other work on a shared machine does not inflate
 them; wall time is given where it differs. The stream is
 bench/dedup_synth.py at about 143k articles a day (1M = one week, the window).
@@ -38,10 +41,12 @@ from typing import Any
 
 import numpy as np
 
+from aggregator.allocator import tune
 from aggregator.dedup.engine import DedupEngine, StoredArticle
 from aggregator.dedup.features import analyse
 from aggregator.dedup.params import DedupParams
 from aggregator.dedup.signatures import MinHasher
+from aggregator.settings import ServiceSettings
 from bench.dedup_synth import sentence_pool, stream
 
 PER_DAY = 1_000_000 / 7
@@ -292,8 +297,20 @@ RUNNERS = {
 }
 
 
-def in_child(kind: str, size: int) -> dict[str, Any]:
+def use_allocator(name: str) -> dict[str, Any]:
+    """ "service": glibc's allocator as ``newsagg run`` and ``newsagg worker`` set it up (the
+    ``[service]`` defaults: two arenas, a fixed mmap threshold), the process the engine
+    lives in; "glibc": glibc's own defaults (the figures in docs/dedup.md before 2026-12-01)."""
+    if name == "glibc":
+        return {"allocator": "glibc"}
+    defaults = ServiceSettings()
+    tuning = tune(defaults.malloc_arenas, defaults.malloc_mmap_threshold_kb)
+    return {"allocator": "service", **dataclasses.asdict(tuning)}
+
+
+def in_child(kind: str, size: int, allocator: str) -> dict[str, Any]:
     command = [sys.executable, "-m", "bench.dedup_scale", "--child", kind, str(size)]
+    command += ["--allocator", allocator]
     done = subprocess.run(command, capture_output=True, text=True, check=True)
     result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
     return result
@@ -312,17 +329,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--baseline", type=_ints, default=[10_000])
     parser.add_argument("--child", nargs=2, default=None)
     parser.add_argument("--json", default=None)
+    parser.add_argument("--allocator", choices=["service", "glibc"], default="service")
     args = parser.parse_args(argv)
     if args.child:
         kind, size = args.child
-        print(json.dumps(RUNNERS[kind](int(size))))
+        allocator = use_allocator(args.allocator)  # before the run allocates
+        print(json.dumps({**RUNNERS[kind](int(size)), **allocator}))
         return 0
     results: list[dict[str, Any]] = []
     plan = [("naive", n) for n in args.naive] + [("lsh", n) for n in args.lsh]
     plan += [("baseline", n) for n in args.baseline] + [("engine", n) for n in args.sizes]
     plan += [("hold", n) for n in args.hold]
     for kind, size in plan:
-        result = {"kind": kind, **in_child(kind, size)}
+        result = {"kind": kind, **in_child(kind, size, args.allocator)}
         print(json.dumps(result), flush=True)
         results.append(result)
     if args.json:
