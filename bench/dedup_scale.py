@@ -156,25 +156,8 @@ def run_hold_add(size: int) -> dict[str, Any]:
     """``size`` articles restored, then ``THEN_ADD`` new ones assigned with ``add`` (times
     after the restored ones, inside the window): the memory of an engine at that size while
     it works (cluster sums, outlet sets, row vectors, open LSH rows), not only what it holds."""
-    engine, base, restore_s, before = _held(size)
-    shift = HOLD_START + HOLD_SPAN - 1_700_000_000.0  # the stream starts at 1.7e9
-    times = array("d")
-    for doc in stream(before[0], THEN_ADD, 2, PER_DAY):
-        moved = dataclasses.replace(doc, id=f"n{doc.id}", time=(doc.time or 0.0) + shift)
-        started = time.process_time()
-        engine.add(moved)
-        times.append(time.process_time() - started)
-    return {
-        "size": size,
-        "added": THEN_ADD,
-        "restore_s": restore_s,
-        "ms_per_added_article": 1000 * sum(times) / len(times),
-        "peak_rss_mb": peak_mb(),
-        "rss_before_mb": base,
-        "index_numpy_mb": engine.index_bytes() / 2**20,
-        "live_rows": engine.rows.live,
-        "clusters": len(engine.book.clusters),
-    }
+    held = _held(size)
+    return {"size": size, **_add_after(held, HOLD_SPAN, THEN_ADD, progress=0)}
 
 
 def run_hold_past(size: int) -> dict[str, Any]:
@@ -184,23 +167,31 @@ def run_hold_past(size: int) -> dict[str, Any]:
     segments are compacted and dropped and new ones merged. The memory of an engine past
     its first week, in a fraction of the time a stream from nothing takes to get there."""
     week = DedupParams().window_hours * 3600.0
-    engine, base, restore_s, before = _held(size, week)
+    held = _held(size, week)
     restored_peak = peak_mb()
-    shift = HOLD_START + week - 1_700_000_000.0  # the stream starts at 1.7e9
+    added = _add_after(held, week, PAST_ADD, progress=PAST_PROGRESS)
+    return {"size": size, "restored_peak_rss_mb": restored_peak, **added}
+
+
+def _add_after(
+    held: tuple[DedupEngine, float, float, tuple[Any, ...]], span: float, count: int, progress: int
+) -> dict[str, Any]:
+    """``count`` articles of a new stream assigned to ``_held``'s engine with ``add``, their
+    times after the restored ones' ``span``; a progress line every ``progress`` (0: none)."""
+    engine, base, restore_s, before = held
+    shift = HOLD_START + span - 1_700_000_000.0  # the stream starts at 1.7e9
     times = array("d")
-    for doc in stream(before[0], PAST_ADD, 2, PER_DAY):
+    for doc in stream(before[0], count, 2, PER_DAY):
         moved = dataclasses.replace(doc, id=f"n{doc.id}", time=(doc.time or 0.0) + shift)
         started = time.process_time()
         engine.add(moved)
         times.append(time.process_time() - started)
-        if len(times) % PAST_PROGRESS == 0:
-            _progress(engine, times, PAST_PROGRESS)
+        if progress and len(times) % progress == 0:
+            _progress(engine, times, progress)
     return {
-        "size": size,
-        "added": PAST_ADD,
+        "added": count,
         "restore_s": restore_s,
         "ms_per_added_article": 1000 * sum(times) / len(times),
-        "restored_peak_rss_mb": restored_peak,
         "peak_rss_mb": peak_mb(),
         "rss_now_mb": current_mb(),
         "rss_before_mb": base,
