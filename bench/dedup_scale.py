@@ -289,9 +289,10 @@ RUNNERS = {
 
 
 def use_allocator(name: str) -> dict[str, Any]:
-    """ "service": glibc's allocator as ``newsagg run`` and ``newsagg worker`` set it up (the
-    ``[service]`` defaults: two arenas, a fixed mmap threshold), the process the engine
-    lives in; "glibc": glibc's own defaults (the figures in docs/dedup.md before 2026-12-01)."""
+    """Set glibc's allocator up for this process. ``service``: as ``newsagg run`` and
+    ``newsagg worker`` set it up (the ``[service]`` defaults: two arenas, a fixed mmap
+    threshold), the process the engine lives in; ``glibc``: glibc's own defaults left alone
+    (the figures in docs/dedup.md before 2026-12-01)."""
     if name == "glibc":
         return {"allocator": "glibc"}
     defaults = ServiceSettings()
