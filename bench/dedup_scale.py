@@ -114,12 +114,11 @@ PAST_ADD = 150_000  # hold_past: about a day of the stream, a seventh of the wee
 PAST_PROGRESS = 10_000
 
 
-def _held(size: int, span: float = 0.0) -> tuple[DedupEngine, float, float, tuple[Any, ...]]:
+def _held(size: int, span: float = HOLD_SPAN) -> tuple[DedupEngine, float, float, tuple[Any, ...]]:
     """An engine holding ``size`` restored articles; the RSS peak before it, restore seconds,
     and what was there before it (the caller keeps it alive to the end, so the growth it
     reports is the engine's own, not partly memory freed by those and used again). Their
-    times spread over ``span`` seconds (``HOLD_SPAN`` when 0) from ``HOLD_START``."""
-    span = span or HOLD_SPAN
+    times spread over ``span`` seconds from ``HOLD_START``."""
     pool = sentence_pool()
     maker = DedupEngine(DedupParams())
     sigs = [(d.outlet, maker.add(d).signature) for d in stream(pool, 20_000, 1, PER_DAY)]
