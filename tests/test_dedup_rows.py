@@ -1,14 +1,16 @@
 """The row store's id -> row table against a plain dict (hash collisions included), and its
-flat liveness flags against each row's chunk."""
+liveness flags against the set of rows killed."""
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from aggregator.dedup.idtable import IdTable
-from aggregator.dedup.rows import RowBatch, RowData, RowStore
+from aggregator.dedup.rows import CHUNK, RowBatch, RowData, RowStore
 
 
 class Clashing(str):
@@ -118,25 +120,46 @@ def row_data(article_id: str) -> RowData:
 
 
 @settings(max_examples=40, deadline=None)
-@given(st.lists(st.integers(0, 30_000), min_size=1, max_size=400), st.integers(1, 9))
-def test_alive_many_agrees_with_each_row_through_kills_and_freed_chunks(
-    kills: list[int], step: int
+@given(
+    st.lists(st.integers(0, 30_000), min_size=1, max_size=400),
+    st.integers(1, 9),
+    st.lists(st.tuples(st.integers(0, 31_000), st.integers(0, 5_000)), max_size=20),
+)
+def test_liveness_follows_the_kills_through_freed_chunks(
+    kills: list[int], step: int, ranges: list[tuple[int, int]]
 ) -> None:
-    """``alive_many`` reads one flat array; ``alive`` reads each row's chunk: they agree on
-    every row, including rows of freed chunks and rows asked for twice, in any order."""
+    """Every reading of liveness (one row, many rows, a range's gone share, the live rows,
+    the rows older than a time) agrees with the set of rows killed, including rows of freed
+    chunks, rows asked for twice and rows past the last; a chunk is freed once all its rows
+    are gone, and not before."""
     rows = RowStore(copy_perm=4, terms=2)
     total = 30_001
     for i in range(0, total, 1_000):
         rows.append_many(row_batch([f"r{j}" for j in range(i, min(i + 1_000, total))]))
+    dead: set[int] = set()
     for row in sorted(set(kills)) + list(range(0, 12_288, step)):  # the first chunks die
-        if rows.alive(row):
-            rows.kill(row)
+        rows.kill(row)
+        dead.add(row)
         if row % 97 == 0:
             rows.free_dead_chunks()
     rows.free_dead_chunks()
-    asked = np.array([*range(total - 1, -1, -1), *kills], dtype=np.int64)
-    assert rows.alive_many(asked).tolist() == [rows.alive(int(r)) for r in asked]
-    assert int(rows.alive_many(np.arange(total, dtype=np.int64)).sum()) == rows.live
+    live = [r for r in range(total) if r not in dead]
+    assert rows.live == len(live)
+    assert rows.live_rows() == live
+    assert rows.rows_older_than(math.inf) == live  # every row has time 0.0
+    asked = np.array([*range(total + 50, -1, -1), *kills], dtype=np.int64)
+    assert rows.alive_many(asked).tolist() == [int(r) < total and int(r) not in dead for r in asked]
+    assert [rows.alive(int(r)) for r in asked] == rows.alive_many(asked).tolist()
+    for first, length in ranges:
+        last = first + length
+        gone = sum(1 for r in range(first, last + 1) if r >= total or r in dead)
+        assert rows.gone_share(first, last) == gone / (length + 1)
+    wholly_dead = {
+        row // CHUNK
+        for row in range(0, total - CHUNK + 1, CHUNK)
+        if all(r in dead for r in range(row, row + CHUNK))
+    }
+    assert set(rows._chunks) == set(range(total // CHUNK + 1)) - wholly_dead
 
 
 def row_batch(ids: list[str]) -> RowBatch:

@@ -68,7 +68,6 @@ class RowBatch:
 
 class _Chunk:
     __slots__ = (
-        "alive",
         "body_key",
         "cluster",
         "copy",
@@ -95,7 +94,6 @@ class _Chunk:
         self.outlet = np.zeros(CHUNK, dtype=np.int32)
         self.cluster = np.zeros(CHUNK, dtype=np.int32)
         self.copy_group = np.zeros(CHUNK, dtype=np.int32)
-        self.alive = np.zeros(CHUNK, dtype=bool)
         self.shingles = np.zeros(CHUNK, dtype=np.int32)
         self.body_key = np.zeros(CHUNK, dtype=np.uint32)
         self.has_copy = np.zeros(CHUNK, dtype=bool)
@@ -137,7 +135,7 @@ class RowStore:
         self._chunks: dict[int, _Chunk] = {}
         self.next_row = 0
         self.row_of = IdTable(self.id)
-        self._live_flags = LiveFlags()  # chunk.alive again, in one array (``alive_many``)
+        self._live_flags = LiveFlags()  # which rows are live, for all chunks at once
         self.live = 0
 
     def append(self, data: RowData) -> int:
@@ -153,7 +151,6 @@ class RowStore:
         chunk.outlet[at] = data.outlet
         chunk.cluster[at] = data.cluster
         chunk.copy_group[at] = data.copy_group
-        chunk.alive[at] = True
         self._live_flags.set(row, 1, True)
         chunk.shingles[at] = data.shingles
         chunk.body_key[at] = data.body_key
@@ -189,7 +186,6 @@ class RowStore:
             chunk.outlet[dest] = batch.outlet[part]
             chunk.cluster[dest] = batch.cluster[part]
             chunk.copy_group[dest] = batch.copy_group[part]
-            chunk.alive[dest] = True
             self._live_flags.set(row, take, True)
             chunk.shingles[dest] = batch.shingles[part]
             chunk.body_key[dest] = batch.body_key[part]
@@ -210,8 +206,7 @@ class RowStore:
         return self._chunks[row >> CHUNK_BITS], row & _MASK
 
     def alive(self, row: int) -> bool:
-        chunk = self._chunks.get(row >> CHUNK_BITS)
-        return chunk is not None and bool(chunk.alive[row & _MASK])
+        return self._live_flags.get(row)
 
     def id(self, row: int) -> str:
         chunk, at = self._at(row)
@@ -265,23 +260,18 @@ class RowStore:
         return chunk.vec_ids[at, :n], chunk.vec_tf[at, :n].astype(np.float32)
 
     def kill(self, row: int) -> None:
-        chunk, at = self._at(row)
-        if chunk.alive[at]:
-            chunk.alive[at] = False
+        if self._live_flags.get(row):
             self._live_flags.set(row, 1, False)
             self.live -= 1
             self.row_of.pop(self.id(row), None)
 
     def gone_share(self, first: int, last: int) -> float:
         """Share of rows in [first, last] that are gone."""
-        total = gone = 0
-        for index in range(first >> CHUNK_BITS, (last >> CHUNK_BITS) + 1):
-            lo = max(first, index << CHUNK_BITS) & _MASK
-            hi = (min(last, ((index + 1) << CHUNK_BITS) - 1) & _MASK) + 1
-            total += hi - lo
-            chunk = self._chunks.get(index)
-            gone += (hi - lo) if chunk is None else int((~chunk.alive[lo:hi]).sum())
-        return gone / total if total else 1.0
+        total = last + 1 - first
+        if total <= 0:
+            return 1.0
+        gone = total - int(np.count_nonzero(self._live_flags.span(first, last + 1)))
+        return gone / total
 
     def alive_many(self, rows: npt.NDArray[np.int64]) -> npt.NDArray[np.bool_]:
         """Which of ``rows`` are live."""
@@ -347,8 +337,8 @@ class RowStore:
         return out
 
     def free_dead_chunks(self) -> None:
-        for index in [i for i, c in self._chunks.items() if not c.alive.any()]:
-            if (index + 1) << CHUNK_BITS <= self.next_row:
+        for index in list(self._chunks):
+            if (index + 1) << CHUNK_BITS <= self.next_row and not self._alive_in(index).any():
                 del self._chunks[index]
         oldest = min(self._chunks, default=self.next_row >> CHUNK_BITS)
         self._live_flags.forget_before(oldest << CHUNK_BITS)
@@ -357,16 +347,20 @@ class RowStore:
         """Live rows whose known time is before ``cutoff``."""
         found: list[int] = []
         for index, chunk in self._chunks.items():
-            hits = np.flatnonzero(chunk.alive & (chunk.time < cutoff))
+            hits = np.flatnonzero(self._alive_in(index) & (chunk.time < cutoff))
             found.extend((index << CHUNK_BITS) + int(h) for h in hits)
         return found
 
     def live_rows(self) -> list[int]:
         found: list[int] = []
         for index in sorted(self._chunks):
-            hits = np.flatnonzero(self._chunks[index].alive)
+            hits = np.flatnonzero(self._alive_in(index))
             found.extend((index << CHUNK_BITS) + int(h) for h in hits)
         return found
+
+    def _alive_in(self, index: int) -> npt.NDArray[np.bool_]:
+        """The live flags of chunk ``index``'s rows."""
+        return self._live_flags.span(index << CHUNK_BITS, (index + 1) << CHUNK_BITS)
 
     @property
     def nbytes(self) -> int:
