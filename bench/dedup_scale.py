@@ -315,8 +315,6 @@ def _child(args: argparse.Namespace) -> int:
     kind, size = args.child
     changes = {"window_hours": args.window_hours, "link_gap_hours": args.link_gap_hours}
     changes = {key: value for key, value in changes.items() if value is not None}
-    if changes and kind != "engine":
-        raise SystemExit("--window-hours and --link-gap-hours apply to --child engine only")
     allocator = use_allocator(args.allocator)  # before the run allocates
     if changes:
         params = dataclasses.replace(DedupParams(), **changes)
@@ -344,6 +342,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--window-hours", type=float, default=None)
     parser.add_argument("--link-gap-hours", type=float, default=None)
     args = parser.parse_args(argv)
+    scaled = args.window_hours is not None or args.link_gap_hours is not None
+    if scaled and (not args.child or args.child[0] != "engine"):
+        parser.error("--window-hours and --link-gap-hours apply to --child engine only")
     if args.child:
         return _child(args)
     results: list[dict[str, Any]] = []
