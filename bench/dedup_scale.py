@@ -308,14 +308,11 @@ def in_child(kind: str, size: int, allocator: str) -> dict[str, Any]:
     return result
 
 
-def _child(args: argparse.Namespace) -> int:
-    """One measurement in this process. ``--window-hours``/``--link-gap-hours`` (engine
-    only) shrink the window so a stream gets past it sooner: the index's steady state at a
-    fraction of a week's articles (2026-12-02: 48 and 24 hours, 400,000 articles)."""
-    kind, size = args.child
-    changes = {"window_hours": args.window_hours, "link_gap_hours": args.link_gap_hours}
-    changes = {key: value for key, value in changes.items() if value is not None}
-    allocator = use_allocator(args.allocator)  # before the run allocates
+def _child(kind: str, size: str, allocator_name: str, changes: dict[str, float]) -> int:
+    """One measurement in this process. ``changes`` (``--window-hours``/``--link-gap-hours``,
+    engine only) shrink the window so a stream gets past it sooner: the index's steady state
+    at a fraction of a week's articles (2026-12-02: 48 and 24 hours, 400,000 articles)."""
+    allocator = use_allocator(allocator_name)  # before the run allocates
     if changes:
         params = dataclasses.replace(DedupParams(), **changes)
         result = {**run_engine(int(size), params), **changes}
@@ -342,11 +339,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--window-hours", type=float, default=None)
     parser.add_argument("--link-gap-hours", type=float, default=None)
     args = parser.parse_args(argv)
-    scaled = args.window_hours is not None or args.link_gap_hours is not None
-    if scaled and (not args.child or args.child[0] != "engine"):
+    changes = {"window_hours": args.window_hours, "link_gap_hours": args.link_gap_hours}
+    changes = {key: value for key, value in changes.items() if value is not None}
+    if changes and (not args.child or args.child[0] != "engine"):
         parser.error("--window-hours and --link-gap-hours apply to --child engine only")
     if args.child:
-        return _child(args)
+        return _child(*args.child, args.allocator, changes)
     results: list[dict[str, Any]] = []
     plan = [("naive", n) for n in args.naive] + [("lsh", n) for n in args.lsh]
     plan += [("baseline", n) for n in args.baseline] + [("engine", n) for n in args.sizes]
